@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod alg;
+pub mod encoding;
+pub mod error;
+pub mod hash;
+pub mod kem;
+pub mod rng;
+pub mod sig;
+
+pub use alg::{AlgorithmId, AlgorithmKind};
+pub use error::{Error, Result};
+pub use rng::Rng;

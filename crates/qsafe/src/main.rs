@@ -1,0 +1,3 @@
+//! The `qsafe` binary.
+
+fn main() {}

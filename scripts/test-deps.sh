@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond the Rust toolchain, idempotently:
+#   - .venv/ with the independent peers the interop tests run against
+#     (Python `cryptography` for ML-DSA/ML-KEM/ECDSA/Ed25519 keys and signatures,
+#      `jwcrypto` for RFC 9964 ML-DSA JOSE).
+# Called by scripts/test.sh; safe to run by hand. Needs python3 with venv and PyPI access.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/.venv"
+
+if [[ ! -x $venv/bin/python ]]; then
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c 'import cryptography, jwcrypto' 2>/dev/null; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    'cryptography>=47' 'jwcrypto>=1.6.1'
+fi
+"$venv/bin/python" - <<'PY'
+import cryptography, jwcrypto
+from cryptography.hazmat.primitives.asymmetric import mldsa  # noqa: F401  (needs cryptography >= 47)
+print(f"test peers: cryptography {cryptography.__version__}, jwcrypto {jwcrypto.__version__ if hasattr(jwcrypto, '__version__') else 'installed'}")
+PY
