@@ -3,9 +3,11 @@
 
 pub mod alg;
 pub mod encoding;
+pub mod envelope;
 pub mod error;
 pub mod hash;
 pub mod kem;
+pub mod keys;
 pub mod rng;
 pub mod sig;
 

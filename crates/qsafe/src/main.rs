@@ -1,3 +1,79 @@
-//! The `qsafe` binary.
+//! `qsafe`: one binary for a post-quantum secrets vault, encryption service, CA, OIDC provider,
+//! transparency log and signing service. This build carries the offline `qsafe crypto` tools.
+//!
+//! Exit codes: 0 success; 1 a signature or ciphertext did not verify; 2 bad usage or bad input
+//! (unreadable file, malformed key, wrong algorithm); 3 an internal failure.
 
-fn main() {}
+mod commands;
+mod fileio;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// qsafe: post-quantum trust platform (ML-KEM-768, ML-DSA-65, X25519MLKEM768 by default).
+#[derive(Debug, Parser)]
+#[command(name = "qsafe", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Offline key, signature and encryption tools over files (`-` is stdin/stdout).
+    #[command(subcommand)]
+    Crypto(commands::crypto::CryptoCommand),
+}
+
+/// How a command failed, which decides the exit code.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// A signature or ciphertext did not verify (exit 1).
+    Rejected(anyhow::Error),
+    /// Bad usage or bad input (exit 2).
+    Input(anyhow::Error),
+    /// Something that should not fail did (exit 3).
+    Internal(anyhow::Error),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::Rejected(_) => 1,
+            Self::Input(_) => 2,
+            Self::Internal(_) => 3,
+        }
+    }
+
+    fn error(&self) -> &anyhow::Error {
+        match self {
+            Self::Rejected(e) | Self::Input(e) | Self::Internal(e) => e,
+        }
+    }
+}
+
+impl From<qsafe_crypto::Error> for Failure {
+    fn from(e: qsafe_crypto::Error) -> Self {
+        use qsafe_crypto::Error as E;
+        match e {
+            E::BadSignature | E::DecryptionFailed => Self::Rejected(e.into()),
+            E::Entropy(_) | E::Provider(_) => Self::Internal(e.into()),
+            other => Self::Input(other.into()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crypto(cmd) => commands::crypto::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("qsafe: {:#}", failure.error());
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}

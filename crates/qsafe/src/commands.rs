@@ -1,0 +1,3 @@
+//! The command groups of the `qsafe` binary.
+
+pub(crate) mod crypto;

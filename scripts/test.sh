@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this script):
+#   peers → format → ring check → clippy → tests (nextest, plus doctests) → fuzz targets build.
+# Needs: the Rust toolchain (cargo, rustfmt, clippy; cargo-nextest if present), python3 with venv,
+# and access to crates.io and PyPI. Everything else is installed by scripts/test-deps.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "test peers (scripts/test-deps.sh)"
+scripts/test-deps.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "ring must not be in the dependency graph"
+if cargo tree --workspace -i ring --edges normal,build,dev >/dev/null 2>&1; then
+  cargo tree --workspace -i ring --edges normal,build,dev
+  echo "error: ring is in the dependency graph; rustls would lose its post-quantum provider" >&2
+  exit 1
+fi
+echo "ok: no ring"
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast --success-output final --failure-output final
+  cargo test --workspace --locked --doc
+else
+  cargo test --workspace --locked --no-fail-fast -- --show-output
+fi
