@@ -416,6 +416,21 @@ mod tests {
     }
 
     #[test]
+    fn composite_draft_pkcs8_round_trips_byte_for_byte() {
+        let vectors: serde_json::Value = serde_json::from_str(include_str!(
+            "../tests/vectors/composite/mldsa65-ecdsa-p256-sha512.json"
+        ))
+        .unwrap();
+        let test = &vectors["tests"][0];
+        let der = encoding::b64_decode("vector", test["sk_pkcs8"].as_str().unwrap()).unwrap();
+        let key = PrivateKey::from_pkcs8_der(&der).unwrap();
+        assert_eq!(key.algorithm(), AlgorithmId::MlDsa65EcdsaP256);
+        assert_eq!(key.to_pkcs8_der().unwrap().as_slice(), der.as_slice());
+        let pk = encoding::b64_decode("vector", test["pk"].as_str().unwrap()).unwrap();
+        assert_eq!(key.public_key().raw(), pk.as_slice());
+    }
+
+    #[test]
     fn ecdsa_pkcs8_is_read_by_aws_lc() {
         let key = PrivateKey::generate(AlgorithmId::EcdsaP256, &Rng::new()).unwrap();
         let der = key.to_pkcs8_der().unwrap();

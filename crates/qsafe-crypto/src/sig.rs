@@ -278,6 +278,17 @@ impl SigningKey {
     }
 }
 
+fn parse_component(
+    verifying: &'static dyn lc::VerificationAlgorithm,
+    bytes: &[u8],
+    alg: AlgorithmId,
+) -> Result<()> {
+    lc::UnparsedPublicKey::new(verifying, bytes)
+        .parse()
+        .map(|_| ())
+        .map_err(|_| Error::invalid_key(alg, "component public key rejected"))
+}
+
 fn ecdsa_sign(pair: &lc::EcdsaKeyPair, msg: &[u8]) -> Result<Vec<u8>> {
     let rng = aws_lc_rs::rand::SystemRandom::new();
     pair.sign(&rng, msg)
@@ -341,6 +352,10 @@ impl VerifyingKey {
                         composite::PUBLIC_KEY_LEN,
                         bytes.len(),
                     )?;
+                    // Both halves must be valid keys at import, not only at first verify.
+                    let (mldsa, ec) = bytes.split_at(composite::PUBLIC_KEY_LEN - 65);
+                    parse_component(&lc::ML_DSA_65, mldsa, alg)?;
+                    parse_component(&lc::ECDSA_P256_SHA256_ASN1, ec, alg)?;
                     None
                 }
                 other => {
