@@ -124,6 +124,7 @@ pub(crate) fn mlkem_from_seed(
 
 /// ML-KEM-768 encapsulation with caller-chosen randomness `m` (FIPS 203 Algorithm 17), through
 /// libcrux-ml-kem. Only for known-answer tests: production encapsulation draws `m` inside aws-lc-rs.
+#[cfg(test)]
 pub(crate) fn mlkem768_encapsulate_derand(
     ek: &[u8],
     m: &[u8; 32],

@@ -6,6 +6,7 @@ pub mod encoding;
 pub mod envelope;
 pub mod error;
 pub mod hash;
+pub mod jose;
 pub mod kem;
 pub mod keys;
 pub mod rng;

@@ -250,6 +250,11 @@ fn jwk_and_fingerprint() {
     assert_eq!(jwk["kty"], "AKP");
     assert_eq!(jwk["alg"], "ML-DSA-65");
     assert!(jwk.get("priv").is_none());
+    let parsed = qsafe_crypto::jose::Jwk::from_value(&jwk).unwrap();
+    assert_eq!(jwk["kid"], parsed.thumbprint());
+    let pem = std::fs::read_to_string(&public).unwrap();
+    let key = qsafe_crypto::keys::PublicKey::from_pem(&pem).unwrap();
+    assert_eq!(parsed.verifying_key().as_bytes(), key.raw());
     let fp = String::from_utf8(ok(qsafe(&["crypto", "fingerprint", "--pub", s(&public)])).stdout)
         .unwrap();
     assert_eq!(fp.trim().len(), 10);

@@ -24,7 +24,8 @@ pub(crate) enum CryptoCommand {
     Encrypt(Encrypt),
     /// Decrypt an envelope with the ML-KEM or X-Wing private key (exit 1 if it does not open).
     Decrypt(Decrypt),
-    /// Print the public JWK of a signature public key (RFC 9964 AKP for ML-DSA).
+    /// Print the public JWK of a signature public key (RFC 9964 AKP for ML-DSA), with its RFC 7638
+    /// thumbprint as `kid`.
     Jwk(PubOnly),
     /// Print a public key's fingerprint (first 10 base32 characters of SHA-256 over the SPKI).
     Fingerprint(PubOnly),
@@ -213,7 +214,8 @@ fn jwk(args: PubOnly) -> Result<(), Failure> {
         )));
     };
     let jwk = jose::Jwk::from_verifying_key(&key)?;
-    println!("{}", jwk.to_json()?);
+    let kid = jwk.thumbprint();
+    println!("{}", jwk.with_kid(kid).to_public_json());
     Ok(())
 }
 
