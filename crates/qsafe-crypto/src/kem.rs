@@ -295,8 +295,8 @@ impl DecapsulationKey {
 pub struct EncapsulationKey {
     alg: AlgorithmId,
     bytes: Vec<u8>,
-    /// The parsed aws-lc-rs key for ML-KEM, shared by clones.
-    parsed: Option<Arc<lc::EncapsulationKey>>,
+    /// The parsed aws-lc-rs ML-KEM key (for X-Wing, its ML-KEM-768 half), shared by clones.
+    parsed: Arc<lc::EncapsulationKey>,
 }
 
 impl fmt::Debug for EncapsulationKey {
@@ -322,11 +322,11 @@ impl EncapsulationKey {
     pub fn from_bytes(alg: AlgorithmId, bytes: &[u8]) -> Result<Self> {
         alg.expect_kind(AlgorithmKind::Kem, "key encapsulation")?;
         if alg == AlgorithmId::XWing {
-            xwing::validate_public_key(bytes)?;
+            let mlkem_half = xwing::parse_public_key(bytes)?;
             return Ok(Self {
                 alg,
                 bytes: bytes.to_vec(),
-                parsed: None,
+                parsed: Arc::new(mlkem_half),
             });
         }
         let params = mlkem_params(alg)?;
@@ -337,7 +337,7 @@ impl EncapsulationKey {
         Ok(Self {
             alg,
             bytes: bytes.to_vec(),
-            parsed: Some(Arc::new(parsed)),
+            parsed: Arc::new(parsed),
         })
     }
 
@@ -353,18 +353,15 @@ impl EncapsulationKey {
 
     /// A fresh shared secret and the ciphertext that carries it to the private-key holder.
     pub fn encapsulate(&self) -> Result<(Vec<u8>, SharedSecret)> {
-        match &self.parsed {
-            Some(key) => {
-                let (ct, ss) = key
-                    .encapsulate()
-                    .map_err(|_| Error::Provider("ML-KEM encapsulation"))?;
-                Ok((ct.as_ref().to_vec(), SharedSecret::from_slice(ss.as_ref())?))
-            }
-            None => {
-                let (ct, ss) = xwing::encapsulate(&self.bytes)?;
-                Ok((ct, SharedSecret::new(ss)))
-            }
+        if self.alg == AlgorithmId::XWing {
+            let (ct, ss) = xwing::encapsulate(&self.parsed, &self.bytes)?;
+            return Ok((ct, SharedSecret::new(ss)));
         }
+        let (ct, ss) = self
+            .parsed
+            .encapsulate()
+            .map_err(|_| Error::Provider("ML-KEM encapsulation"))?;
+        Ok((ct.as_ref().to_vec(), SharedSecret::from_slice(ss.as_ref())?))
     }
 }
 

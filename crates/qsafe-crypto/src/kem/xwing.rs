@@ -19,7 +19,6 @@ use zeroize::Zeroizing;
 use super::{MLKEM_SEED_LEN, mlkem_from_seed};
 use crate::alg::AlgorithmId;
 use crate::error::{Error, Result};
-use crate::rng::Rng;
 
 /// Length of an X-Wing private key (its seed).
 pub(crate) const SEED_LEN: usize = 32;
@@ -97,22 +96,32 @@ impl XWingSecret {
 }
 
 /// Checks the length and the ML-KEM-768 half (FIPS 203 §7.2 modulus check) of a public key.
-pub(crate) fn validate_public_key(pk: &[u8]) -> Result<()> {
+fn validate_public_key(pk: &[u8]) -> Result<()> {
     Error::check_len("X-Wing public key", PUBLIC_KEY_LEN, pk.len())?;
     super::mlkem_modulus_check(&pk[..MLKEM768_EK_LEN])
         .map_err(|_| Error::invalid_key(AlgorithmId::XWing, "ML-KEM-768 modulus check failed"))
 }
 
-/// A fresh shared secret for `pk` and the ciphertext carrying it.
-pub(crate) fn encapsulate(pk: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>)> {
+/// Validates a public key and parses its ML-KEM-768 half for [`encapsulate`].
+pub(crate) fn parse_public_key(pk: &[u8]) -> Result<lc::EncapsulationKey> {
     validate_public_key(pk)?;
-    let (pk_m, pk_x) = pk.split_at(MLKEM768_EK_LEN);
-    let ek_m = lc::EncapsulationKey::new(&lc::ML_KEM_768, pk_m)
-        .map_err(|_| Error::invalid_key(AlgorithmId::XWing, "ML-KEM-768 key rejected"))?;
+    lc::EncapsulationKey::new(&lc::ML_KEM_768, &pk[..MLKEM768_EK_LEN])
+        .map_err(|_| Error::invalid_key(AlgorithmId::XWing, "ML-KEM-768 key rejected"))
+}
+
+/// A fresh shared secret for the public key `pk` (whose ML-KEM half is `ek_m`, from
+/// [`parse_public_key`]) and the ciphertext carrying it.
+pub(crate) fn encapsulate(
+    ek_m: &lc::EncapsulationKey,
+    pk: &[u8],
+) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>)> {
+    Error::check_len("X-Wing public key", PUBLIC_KEY_LEN, pk.len())?;
+    let pk_x = &pk[MLKEM768_EK_LEN..];
     let (ct_m, ss_m) = ek_m
         .encapsulate()
         .map_err(|_| Error::Provider("ML-KEM-768 encapsulation"))?;
-    let eph = Rng::new().bytes::<X25519_LEN>()?;
+    let eph = agreement::PrivateKey::generate(&X25519)
+        .map_err(|_| Error::Provider("X25519 ephemeral key"))?;
     finish_encapsulation(ct_m.as_ref(), ss_m.as_ref(), &eph, pk_x)
 }
 
@@ -128,23 +137,21 @@ pub(crate) fn encapsulate_derand(
     let mut m = [0u8; 32];
     m.copy_from_slice(&eseed[..32]);
     let (ct_m, ss_m) = super::mlkem768_encapsulate_derand(pk_m, &m)?;
-    let mut eph = Zeroizing::new([0u8; X25519_LEN]);
-    eph.copy_from_slice(&eseed[32..]);
+    let eph = agreement::PrivateKey::from_private_key(&X25519, &eseed[32..])
+        .map_err(|_| Error::Provider("X25519 ephemeral key"))?;
     finish_encapsulation(&ct_m, ss_m.as_ref(), &eph, pk_x)
 }
 
 fn finish_encapsulation(
     ct_m: &[u8],
     ss_m: &[u8],
-    eph: &[u8; X25519_LEN],
+    eph: &agreement::PrivateKey,
     pk_x: &[u8],
 ) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>)> {
-    let eph = agreement::PrivateKey::from_private_key(&X25519, eph)
-        .map_err(|_| Error::Provider("X25519 ephemeral key"))?;
     let ct_x = eph
         .compute_public_key()
         .map_err(|_| Error::Provider("X25519 public key"))?;
-    let ss_x = x25519_agree(&eph, pk_x)?;
+    let ss_x = x25519_agree(eph, pk_x)?;
     let ss = combine(ss_m, ss_x.as_ref(), ct_x.as_ref(), pk_x);
     let mut ct = Vec::with_capacity(CIPHERTEXT_LEN);
     ct.extend_from_slice(ct_m);
@@ -179,6 +186,7 @@ fn combine(ss_m: &[u8], ss_x: &[u8], ct_x: &[u8], pk_x: &[u8]) -> Zeroizing<[u8;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::Rng;
 
     /// Vectors from draft-connolly-cfrg-xwing-kem (see tests/vectors/xwing/README.md).
     const VECTORS: &str = include_str!("../../tests/vectors/xwing/test-vectors.json");
@@ -218,7 +226,8 @@ mod tests {
     fn random_round_trip_and_tamper() {
         let seed = Rng::new().bytes::<SEED_LEN>().unwrap();
         let key = XWingSecret::from_seed(seed.as_ref()).unwrap();
-        let (mut ct, ss) = encapsulate(key.public_key()).unwrap();
+        let ek = parse_public_key(key.public_key()).unwrap();
+        let (mut ct, ss) = encapsulate(&ek, key.public_key()).unwrap();
         assert_eq!(key.decapsulate(&ct).unwrap().as_ref(), ss.as_ref());
         // Tampering with either half changes the secret.
         ct[5] ^= 1;
@@ -235,11 +244,13 @@ mod tests {
         assert!(key.decapsulate(&[0u8; CIPHERTEXT_LEN - 1]).is_err());
         assert!(validate_public_key(&[0u8; PUBLIC_KEY_LEN + 1]).is_err());
         // An all-zero X25519 point is low-order: rejected, not turned into a secret.
-        let mut ct = encapsulate(key.public_key()).unwrap().0;
+        let ek = parse_public_key(key.public_key()).unwrap();
+        let mut ct = encapsulate(&ek, key.public_key()).unwrap().0;
         ct[MLKEM768_CT_LEN..].fill(0);
         assert!(key.decapsulate(&ct).is_err());
         let mut pk = key.public_key().to_vec();
         pk[MLKEM768_EK_LEN..].fill(0);
-        assert!(encapsulate(&pk).is_err());
+        assert!(encapsulate(&ek, &pk).is_err());
+        assert!(parse_public_key(&pk[..PUBLIC_KEY_LEN - 1]).is_err());
     }
 }
