@@ -147,13 +147,11 @@ fn seal_with(
     let (kem, _) = kem_id(recipient.algorithm())?;
     let header = hpke_header(kem);
     let (enc, shared) = encapsulate(recipient)?;
-    let ct = suite(kem)
-        .key_schedule(shared.as_bytes(), &hpke_info(&header))?
-        .seal(aad, plaintext)?;
-    let mut out = Vec::with_capacity(header.len() + enc.len() + ct.len());
+    let context = suite(kem).key_schedule(shared.as_bytes(), &hpke_info(&header))?;
+    let mut out = Vec::with_capacity(header.len() + enc.len() + plaintext.len() + TAG_LEN);
     out.extend_from_slice(&header);
     out.extend_from_slice(&enc);
-    out.extend_from_slice(&ct);
+    context.seal_append(aad, plaintext, &mut out)?;
     Ok(out)
 }
 

@@ -104,17 +104,26 @@ impl Suite {
 }
 
 impl Context {
-    /// Seal with sequence number 0 (single-shot): nonce = base_nonce.
-    pub(crate) fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
-        let mut out = plaintext.to_vec();
-        self.key
-            .seal_in_place_append_tag(
+    /// Seal with sequence number 0 (single-shot): nonce = base_nonce. The ciphertext and tag are
+    /// appended to `out`, so an envelope is built without copying the ciphertext again.
+    pub(crate) fn seal_append(
+        &self,
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let start = out.len();
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(self.base_nonce),
                 Aad::from(aad),
-                &mut out,
+                &mut out[start..],
             )
             .map_err(|_| Error::Provider("AEAD seal"))?;
-        Ok(out)
+        out.extend_from_slice(tag.as_ref());
+        Ok(())
     }
 
     /// Open with sequence number 0.
@@ -159,7 +168,10 @@ mod tests {
         let ct = h(
             "f938558b5d72f1a23810b4be2ab4f84331acc02fc97babc53a52ae8218a355a96d8770ac83d07bea87e13c512a",
         );
-        assert_eq!(ctx.seal(&aad, &pt).unwrap(), ct);
+        let mut sealed = b"prefix".to_vec();
+        ctx.seal_append(&aad, &pt, &mut sealed).unwrap();
+        assert_eq!(&sealed[..6], b"prefix");
+        assert_eq!(sealed[6..], ct);
         assert_eq!(ctx.open(&aad, &ct).unwrap().to_vec(), pt);
         assert_eq!(
             ctx.open(b"Count-1", &ct).unwrap_err(),
