@@ -20,3 +20,4 @@ import cryptography, jwcrypto
 from cryptography.hazmat.primitives.asymmetric import mldsa  # noqa: F401  (needs cryptography >= 47)
 print(f"test peers: cryptography {cryptography.__version__}, jwcrypto {jwcrypto.__version__ if hasattr(jwcrypto, '__version__') else 'installed'}")
 PY
+bash "$root/scripts/openssl-peer.sh"  # OpenSSL 3.5 CLI under .peers/ (crates/qsafe/tests/openssl_interop.rs)

@@ -32,3 +32,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast -- --show-output
 fi
+
+step "fuzz targets (stable: build, and replay the committed seeds)"
+cargo check --manifest-path fuzz/Cargo.toml --all-targets --locked
+cargo test --manifest-path fuzz/Cargo.toml --no-default-features --locked
