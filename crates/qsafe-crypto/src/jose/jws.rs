@@ -9,6 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::{alg_from_jws_name, jws_alg_name};
+use crate::alg::AlgorithmId;
 use crate::encoding::{b64url_decode, b64url_encode};
 use crate::error::{Error, Result};
 use crate::sig::{SigningKey, VerifyingKey};
@@ -22,6 +23,22 @@ pub struct Verified {
     pub payload: Vec<u8>,
 }
 
+/// Checks that a header's `alg` value names exactly `expected`.
+fn check_alg(alg: &Value, expected: AlgorithmId) -> Result<()> {
+    let name = alg
+        .as_str()
+        .ok_or_else(|| Error::malformed("JWS", "\"alg\" is not a string"))?;
+    let named = alg_from_jws_name(name)?;
+    if named == expected {
+        Ok(())
+    } else {
+        Err(Error::AlgorithmMismatch {
+            expected,
+            found: named,
+        })
+    }
+}
+
 /// The base64url protected header and signature over `b64(header) . b64(payload)`.
 fn sign_parts(
     key: &SigningKey,
@@ -30,16 +47,7 @@ fn sign_parts(
 ) -> Result<(String, String)> {
     let alg = jws_alg_name(key.algorithm())?;
     if let Some(given) = header.get("alg") {
-        let given = given
-            .as_str()
-            .ok_or_else(|| Error::malformed("JWS header", "\"alg\" is not a string"))?;
-        let named = alg_from_jws_name(given)?;
-        if named != key.algorithm() {
-            return Err(Error::AlgorithmMismatch {
-                expected: key.algorithm(),
-                found: named,
-            });
-        }
+        check_alg(given, key.algorithm())?;
     }
     header.insert("alg".into(), alg.into());
     let header_b64 = b64url_encode(Value::Object(header).to_string().as_bytes());
@@ -96,16 +104,8 @@ fn verify_parts(
     let header = decode_header(header_b64)?;
     let alg = header
         .get("alg")
-        .ok_or_else(|| Error::malformed("JWS", "protected header has no \"alg\""))?
-        .as_str()
-        .ok_or_else(|| Error::malformed("JWS", "\"alg\" is not a string"))?;
-    let named = alg_from_jws_name(alg)?;
-    if named != key.algorithm() {
-        return Err(Error::AlgorithmMismatch {
-            expected: key.algorithm(),
-            found: named,
-        });
-    }
+        .ok_or_else(|| Error::malformed("JWS", "protected header has no \"alg\""))?;
+    check_alg(alg, key.algorithm())?;
     if header.contains_key("crit") {
         return Err(Error::malformed(
             "JWS",
@@ -167,7 +167,6 @@ pub fn peek_header(token: &str) -> Result<Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alg::AlgorithmId;
     use crate::rng::Rng;
 
     fn kid(k: &str) -> Map<String, Value> {
