@@ -50,14 +50,6 @@ def load(criterion_dir: Path, since: float | None):
     return results, stale
 
 
-def order(item):
-    (group, size), _ = item
-    family = next((i for i, f in enumerate(FAMILIES) if group.startswith(f)), len(FAMILIES))
-    op = group.rsplit("/", 1)[-1]
-    rank = OPERATIONS.index(op) if op in OPERATIONS else len(OPERATIONS)
-    return (family, group.rsplit("/", 1)[0], rank, group, size)
-
-
 def cell(ns: float | None) -> str:
     """'13.4 µs (74.6k/s)'"""
     if ns is None:
@@ -76,6 +68,48 @@ def cell(ns: float | None) -> str:
     return f"{time} ({rate})"
 
 
+def size_bytes(size: str) -> int:
+    """'4KiB' -> 4096, for ordering rows by size."""
+    for suffix, scale in (("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)):
+        if size.endswith(suffix) and size[: -len(suffix)].isdigit():
+            return int(size[: -len(suffix)]) * scale
+    return 0
+
+
+def order(item):
+    (group, size), _ = item
+    family = next((i for i, f in enumerate(FAMILIES) if group.startswith(f)), len(FAMILIES))
+    op = group.rsplit("/", 1)[-1]
+    rank = OPERATIONS.index(op) if op in OPERATIONS else len(OPERATIONS)
+    return (family, group.rsplit("/", 1)[0], rank, group, size_bytes(size), size)
+
+
+def median(values: list[float]) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def combine(rounds: list[dict]) -> dict:
+    """{(group, size): {"qsafe": ns, "aws-lc-rs": ns, "ratios": [per-round ratio]}}: median
+    times over the rounds, and each round's own ratio (both sides measured minutes apart at most,
+    so a ratio is steadier than a time on a shared machine)."""
+    out: dict[tuple[str, str], dict] = {}
+    keys = {key for r in rounds for key in r}
+    for key in keys:
+        row: dict = {"ratios": []}
+        for side in (QSAFE, BASELINE):
+            times = [r[key][side] for r in rounds if side in r.get(key, {})]
+            if times:
+                row[side] = median(times)
+        for r in rounds:
+            q, b = r.get(key, {}).get(QSAFE), r.get(key, {}).get(BASELINE)
+            if q is not None and b is not None:
+                row["ratios"].append(q / b)
+        out[key] = row
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--criterion-dir", type=Path, default=default_dir(),
@@ -85,30 +119,54 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=1.10,
                         help="flag ratios above this (default 1.10)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a ratio is flagged")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="also write this run's results to FILE (JSON), for --rounds")
+    parser.add_argument("--rounds", type=Path, nargs="+", default=None,
+                        help="report the median over files written by --save instead")
     args = parser.parse_args()
 
-    results, stale = load(args.criterion_dir, args.since)
-    if not results:
-        print(f"no criterion results under {args.criterion_dir}", file=sys.stderr)
-        return 2
+    stale = 0
+    if args.rounds:
+        rounds = []
+        for path in args.rounds:
+            saved = json.loads(path.read_text())
+            rounds.append({(r["group"], r["size"]): r["medians"] for r in saved})
+    else:
+        results, stale = load(args.criterion_dir, args.since)
+        if not results:
+            print(f"no criterion results under {args.criterion_dir}", file=sys.stderr)
+            return 2
+        if args.save:
+            args.save.write_text(json.dumps(
+                [{"group": g, "size": s, "medians": m} for (g, s), m in results.items()]))
+        rounds = [results]
+    rows = combine(rounds)
+    many = len(rounds) > 1
 
-    print(f"| operation | qsafe median | {BASELINE} median | ratio |")
-    print("|---|---:|---:|---:|")
+    spread = " | ratio range" if many else ""
+    print(f"| operation | qsafe median | {BASELINE} median | ratio{spread} |")
+    print("|---|---:|---:|---:|" + ("---:|" if many else ""))
     flagged = []
-    for (group, size), row in sorted(results.items(), key=order):
+    for (group, size), row in sorted(rows.items(), key=order):
         name = f"{group} ({size})" if size else group
-        q, b = row.get(QSAFE), row.get(BASELINE)
+        q, b, ratios = row.get(QSAFE), row.get(BASELINE), row["ratios"]
         if q is None and b is None:
             continue
         ratio = "—"
-        if q is not None and b is not None:
-            ratio = f"{q / b:.2f}"
-            if q / b > args.threshold:
+        if ratios:
+            r = median(ratios)
+            ratio = f"{r:.2f}"
+            if r > args.threshold:
                 ratio = f"**{ratio}**"
                 flagged.append(name)
-        print(f"| {name} | {cell(q)} | {cell(b)} | {ratio} |")
+        extra = ""
+        if many:
+            extra = f" | {min(ratios):.2f}–{max(ratios):.2f}" if ratios else " | —"
+        print(f"| {name} | {cell(q)} | {cell(b)} | {ratio}{extra} |")
     print()
-    print(f"Medians of criterion samples; ratio = qsafe / {BASELINE} time (lower is better).")
+    what = f"medians over {len(rounds)} runs" if many else "medians of criterion samples"
+    print(f"Times: {what}; ratio = qsafe / {BASELINE} time (lower is better)"
+          + (", the median of each run's ratio." if many else "."))
     if stale:
         print(f"{stale} older result(s), not from this run, left out.")
     if flagged:

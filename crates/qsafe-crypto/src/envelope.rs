@@ -10,8 +10,8 @@
 
 mod hpke;
 
+use crate::secret::SecretBytes;
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
-use zeroize::Zeroizing;
 
 use crate::alg::AlgorithmId;
 use crate::error::{Error, Result};
@@ -156,7 +156,7 @@ fn seal_with(
 }
 
 /// Opens an envelope sealed to `key`'s public key with the same `aad`.
-pub fn open(key: &DecapsulationKey, aad: &[u8], envelope: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub fn open(key: &DecapsulationKey, aad: &[u8], envelope: &[u8]) -> Result<SecretBytes> {
     let EnvelopeKind::PublicKey(alg) = inspect(envelope)? else {
         return Err(Error::malformed(
             "envelope",
@@ -223,7 +223,7 @@ fn seal_symmetric_with_nonce(
 }
 
 /// Opens a symmetric envelope.
-pub fn open_symmetric(key: &[u8], aad: &[u8], envelope: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub fn open_symmetric(key: &[u8], aad: &[u8], envelope: &[u8]) -> Result<SecretBytes> {
     if inspect(envelope)? != EnvelopeKind::Symmetric {
         return Err(Error::malformed(
             "envelope",
@@ -238,17 +238,18 @@ pub fn open_symmetric(key: &[u8], aad: &[u8], envelope: &[u8]) -> Result<Zeroizi
     let (nonce, ct) = rest.split_at(NONCE_LEN);
     let mut nonce_bytes = [0u8; NONCE_LEN];
     nonce_bytes.copy_from_slice(nonce);
-    let mut buf = Zeroizing::new(ct.to_vec());
+    let mut plaintext = SecretBytes::from(ct.to_vec());
+    let buf = plaintext.vec_mut();
     let len = cipher
         .open_in_place(
             Nonce::assume_unique_for_key(nonce_bytes),
             Aad::from(symmetric_aad(header, aad)),
-            &mut buf,
+            buf,
         )
         .map_err(|_| Error::DecryptionFailed)?
         .len();
     buf.truncate(len);
-    Ok(buf)
+    Ok(plaintext)
 }
 
 #[cfg(test)]

@@ -10,8 +10,10 @@ pub mod jose;
 pub mod kem;
 pub mod keys;
 pub mod rng;
+pub mod secret;
 pub mod sig;
 
 pub use alg::{AlgorithmId, AlgorithmKind};
 pub use error::{Error, Result};
 pub use rng::Rng;
+pub use secret::SecretBytes;

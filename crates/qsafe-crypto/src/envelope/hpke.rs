@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::hash;
+use crate::secret::SecretBytes;
 
 /// HPKE KDF id of HKDF-SHA256 (RFC 9180 §7.2).
 pub(crate) const KDF_HKDF_SHA256: u16 = 0x0001;
@@ -127,19 +128,20 @@ impl Context {
     }
 
     /// Open with sequence number 0.
-    pub(crate) fn open(&self, aad: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let mut buf = Zeroizing::new(ciphertext.to_vec());
+    pub(crate) fn open(&self, aad: &[u8], ciphertext: &[u8]) -> Result<SecretBytes> {
+        let mut plaintext = SecretBytes::from(ciphertext.to_vec());
+        let buf = plaintext.vec_mut();
         let len = self
             .key
             .open_in_place(
                 Nonce::assume_unique_for_key(self.base_nonce),
                 Aad::from(aad),
-                &mut buf,
+                buf,
             )
             .map_err(|_| Error::DecryptionFailed)?
             .len();
         buf.truncate(len);
-        Ok(buf)
+        Ok(plaintext)
     }
 }
 
