@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Runs qsafe-crypto's criterion benchmarks (qsafe next to raw aws-lc-rs, in the same run) and
-# prints the markdown table of tools/bench/crypto-report.py. About 5 minutes a round on 2 cores,
-# plus the release build.
+# qsafe-crypto's benchmarks: every operation through qsafe next to raw aws-lc-rs doing the same
+# work, and the ratio of the two (see tools/bench/README.md).
 #
-#   tools/bench/crypto.sh                       everything, one round
-#   tools/bench/crypto.sh --rounds 3            three rounds; the table gives median times and the
-#                                               median of the rounds' ratios, with their range
-#   tools/bench/crypto.sh ml-dsa                only benchmarks whose name contains "ml-dsa"
-#   tools/bench/crypto.sh -- --strict           report options after "--" (see crypto-report.py -h)
+#   tools/bench/crypto.sh                       interleaved measurement of every pair: about 30 s
+#                                               plus the release build; the figures to quote
+#   tools/bench/crypto.sh --criterion           criterion's suite and its report: about 5 minutes
+#   tools/bench/crypto.sh --criterion --rounds 3    three criterion rounds, median ratio and range
+#   tools/bench/crypto.sh --criterion ml-dsa    only criterion benchmarks whose name has "ml-dsa"
+#   tools/bench/crypto.sh --criterion -- --strict   report options after "--" (crypto-report.py -h)
 #
-# Run it on an otherwise idle machine: the ratios are robust to the machine, not to its load.
+# Run it on an otherwise idle machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
+if [[ ${1:-} != --criterion ]]; then
+  exec cargo bench -p qsafe-crypto --bench primitives -- --interleaved
+fi
+shift
 rounds=1
 filter=()
 report=()

@@ -17,8 +17,9 @@
 //!   context string, so its ML-DSA half signs with the empty context (the same work, not the same
 //!   bytes); qsafe runs that half on RustCrypto `ml-dsa`.
 //!
-//! Run: `cargo bench -p qsafe-crypto --bench primitives`, or `tools/bench/crypto.sh` for the
-//! table. Short measurement windows keep the whole suite to a few minutes on 2 cores.
+//! Run: `tools/bench/crypto.sh` (or `cargo bench -p qsafe-crypto --bench primitives --
+//! --interleaved`) for the ratio table, measured by alternating batches of both sides; plain
+//! `cargo bench -p qsafe-crypto --bench primitives` for criterion's statistics per function.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -44,6 +45,73 @@ const AAD: &[u8] = b"table=users;column=ssn;row=42";
 const QSAFE: &str = "qsafe";
 const AWS_LC: &str = "aws-lc-rs";
 
+/// Set by `--interleaved`: measure each pair by alternating short batches of both sides instead
+/// of criterion's one-after-the-other runs (see [`interleaved`]).
+static INTERLEAVED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn interleaving() -> bool {
+    *INTERLEAVED.get_or_init(|| std::env::args().any(|a| a == "--interleaved"))
+}
+
+/// Rounds of the interleaved measurement, and the time each side's batch aims at.
+const ROUNDS: usize = 101;
+const BATCH: Duration = Duration::from_millis(3);
+
+/// Times `qsafe` and `raw` in alternating batches of the same number of calls (who goes first
+/// alternates too), so both halves of a pair see the same machine: on a shared VM, load that
+/// comes and goes over seconds moves criterion's separate measurements by ±15% but cancels out
+/// of each round's ratio. Prints a markdown row: the median time per call of each side, the
+/// median of the per-round ratios, and their interquartile range.
+fn interleaved(name: &str, qsafe: &mut dyn FnMut(), raw: &mut dyn FnMut()) {
+    let time = |f: &mut dyn FnMut(), n: u64| {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        start.elapsed().as_secs_f64()
+    };
+    // Calibrate: calls per batch so the slower side's batch takes about BATCH.
+    let mut n = 1u64;
+    while time(qsafe, n).max(time(raw, n)) < BATCH.as_secs_f64() && n < 1 << 24 {
+        n *= 2;
+    }
+    let (mut q_times, mut r_times, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let (q, r) = if round % 2 == 0 {
+            let q = time(qsafe, n);
+            (q, time(raw, n))
+        } else {
+            let r = time(raw, n);
+            (time(qsafe, n), r)
+        };
+        q_times.push(q / n as f64);
+        r_times.push(r / n as f64);
+        ratios.push(q / r);
+    }
+    let quantile = |v: &mut Vec<f64>, q: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    };
+    let cell = |secs: f64| {
+        let ops = 1.0 / secs;
+        let (t, unit) = match secs {
+            s if s >= 1e-3 => (s * 1e3, "ms"),
+            s if s >= 1e-6 => (s * 1e6, "µs"),
+            s => (s * 1e9, "ns"),
+        };
+        format!("{t:.3} {unit} ({ops:.3e}/s)")
+    };
+    let (q, r) = (quantile(&mut q_times, 0.5), quantile(&mut r_times, 0.5));
+    let ratio = quantile(&mut ratios, 0.5);
+    let (lo, hi) = (quantile(&mut ratios, 0.25), quantile(&mut ratios, 0.75));
+    let flag = if ratio > 1.10 { "**" } else { "" };
+    println!(
+        "| {name} | {} | {} | {flag}{ratio:.2}{flag} | {lo:.2}–{hi:.2} |",
+        cell(q),
+        cell(r)
+    );
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -59,6 +127,11 @@ fn pair<Q, A>(
     mut qsafe: impl FnMut() -> Q,
     mut raw: impl FnMut() -> A,
 ) {
+    if interleaving() {
+        return interleaved(name, &mut || drop(black_box(qsafe())), &mut || {
+            drop(black_box(raw()))
+        });
+    }
     let mut g = c.benchmark_group(name);
     g.bench_function(QSAFE, |b| b.iter(&mut qsafe));
     g.bench_function(AWS_LC, |b| b.iter(&mut raw));
@@ -75,6 +148,17 @@ fn pair_sized<I, Q, A>(
     mut qsafe: impl FnMut(&I) -> Q,
     mut raw: impl FnMut(&I) -> A,
 ) {
+    if interleaving() {
+        for (len, label) in SIZES {
+            let (q_input, raw_input) = setup(&vec![0xa5; len]);
+            interleaved(
+                &format!("{name} ({label})"),
+                &mut || drop(black_box(qsafe(black_box(&q_input)))),
+                &mut || drop(black_box(raw(black_box(&raw_input)))),
+            );
+        }
+        return;
+    }
     let mut g = c.benchmark_group(name);
     for (len, label) in SIZES {
         let plaintext = vec![0xa5; len];
@@ -787,4 +871,32 @@ criterion::criterion_group! {
     targets = ml_kem_768, x_wing, ml_dsa_65, ecdsa_p256, ed25519, composite,
         envelope_mlkem768, envelope_xwing, envelope_symmetric
 }
-criterion::criterion_main!(benches);
+fn main() {
+    if interleaving() {
+        println!("| operation | qsafe median | aws-lc-rs median | ratio | ratio IQR |");
+        println!("|---|---:|---:|---:|---:|");
+        let mut c = Criterion::default();
+        for group in [
+            ml_kem_768,
+            x_wing,
+            ml_dsa_65,
+            ecdsa_p256,
+            ed25519,
+            composite,
+            envelope_mlkem768,
+            envelope_xwing,
+            envelope_symmetric,
+        ] {
+            group(&mut c);
+        }
+        println!();
+        println!(
+            "Interleaved: {ROUNDS} rounds of alternating ~{} ms batches per pair; ratio = the \
+             median of the rounds' qsafe / aws-lc-rs time ratios.",
+            BATCH.as_millis()
+        );
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
