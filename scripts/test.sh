@@ -2,7 +2,8 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this script):
 #   peers → format → ring check → clippy → tests (nextest, plus doctests) → fuzz targets build.
 # Needs: the Rust toolchain (cargo, rustfmt, clippy; cargo-nextest if present), python3 with venv,
-# and access to crates.io and PyPI. Everything else is installed by scripts/test-deps.sh.
+# and access to crates.io, PyPI and Debian's archive. Everything else is installed by
+# scripts/test-deps.sh, and a throw-away PostgreSQL cluster is started by scripts/postgres.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,12 @@ echo "ok: no ring"
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "PostgreSQL for the storage tests (scripts/postgres.sh)"
+pg_env=$(scripts/postgres.sh start --fast)
+eval "$pg_env"
+trap 'scripts/postgres.sh stop "$QSAFE_PG_DIR"' EXIT
+echo "ok: $QSAFE_TEST_POSTGRES_URL"
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then

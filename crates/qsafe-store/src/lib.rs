@@ -1,0 +1,13 @@
+//! qsafe's storage layer: the [`Storage`] trait and its SQL backends (SQLite, PostgreSQL), the
+//! encrypting barrier every engine writes through, and the seal that guards the barrier's keys.
+
+pub mod barrier;
+pub mod error;
+mod keyring;
+pub mod sql;
+pub mod storage;
+
+pub use barrier::{Barrier, RootKey};
+pub use error::{Error, Result};
+pub use sql::{Dialect, SqlStorage};
+pub use storage::{Entry, Expect, Page, Revision, Storage, Write};

@@ -1,0 +1,399 @@
+//! The SQL backends of [`Storage`]: SQLite (one file, the embedded default) and PostgreSQL (for
+//! several `qsafe server` replicas sharing one database), through sqlx's `Any` driver so both
+//! run the same statements.
+//!
+//! One table, `qsafe_kv (key, value, revision)`, keys stored as bytes so both databases order
+//! them bytewise whatever their collation. SQLite runs in WAL mode with `synchronous = FULL`: a
+//! commit is on disk when it returns. Listing a folder skips over each sub-folder with one index
+//! seek rather than reading the keys inside it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use qsafe_crypto::Rng;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions as _, Executor as _, Row as _};
+
+use crate::error::{Error, Result};
+use crate::storage::{
+    Entry, Expect, Page, Revision, Storage, Write, check_folder, check_key, check_limit, prefix_end,
+};
+
+/// Greater than every UTF-8 string: the upper bound of a range over all keys.
+const PAST_ALL_KEYS: &[u8] = &[0xff];
+/// How long a SQLite connection waits for another one's write lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SQLITE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS qsafe_kv (
+    key BLOB NOT NULL PRIMARY KEY,
+    value BLOB NOT NULL,
+    revision INTEGER NOT NULL
+) WITHOUT ROWID";
+const POSTGRES_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS qsafe_kv (
+    key BYTEA NOT NULL PRIMARY KEY,
+    value BYTEA NOT NULL,
+    revision BIGINT NOT NULL
+)";
+/// Serializes schema creation between replicas starting at once (an arbitrary constant: "qsafe").
+const POSTGRES_SCHEMA_LOCK: i64 = 0x71_7361_6665;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// A SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// [`Storage`] in a SQL database. Clones share the connection pool.
+#[derive(Clone)]
+pub struct SqlStorage {
+    pool: AnyPool,
+    dialect: Dialect,
+    rng: Rng,
+}
+
+impl std::fmt::Debug for SqlStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStorage")
+            .field("dialect", &self.dialect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStorage {
+    /// Opens (creating if needed) the SQLite database file at `path`.
+    pub async fn open_sqlite(path: &Path, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .to_url_lossy();
+        let options =
+            AnyConnectOptions::from_url(&url).map_err(Error::backend("open the database"))?;
+        let busy_ms = SQLITE_BUSY_TIMEOUT.as_millis();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the one writer; FULL makes each commit durable
+                    // before it returns (NORMAL would only survive a process crash).
+                    let pragmas = format!(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA busy_timeout = {busy_ms};"
+                    );
+                    conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(Error::backend("open the database"))?;
+        Self::init(pool, Dialect::Sqlite).await
+    }
+
+    /// Connects to PostgreSQL at `url` (`postgres://user:password@host:port/database`).
+    pub async fn connect_postgres(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(Error::backend("connect to PostgreSQL"))?;
+        Self::init(pool, Dialect::Postgres).await
+    }
+
+    /// Opens the database a URL names: `sqlite:PATH` or `postgres://...`.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            Self::open_sqlite(Path::new(path), max_connections).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::connect_postgres(url, max_connections).await
+        } else {
+            Err(Error::InvalidRequest(
+                "a storage URL starts with sqlite: or postgres://",
+            ))
+        }
+    }
+
+    async fn init(pool: AnyPool, dialect: Dialect) -> Result<Self> {
+        let create = Error::backend("create the schema");
+        match dialect {
+            Dialect::Sqlite => {
+                pool.execute(SQLITE_SCHEMA).await.map_err(create)?;
+            }
+            Dialect::Postgres => {
+                let mut tx = pool
+                    .begin()
+                    .await
+                    .map_err(Error::backend("create the schema"))?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(POSTGRES_SCHEMA_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::backend("create the schema"))?;
+                tx.execute(POSTGRES_SCHEMA)
+                    .await
+                    .map_err(Error::backend("create the schema"))?;
+                tx.commit().await.map_err(create)?;
+            }
+        }
+        Ok(Self {
+            pool,
+            dialect,
+            rng: Rng::new(),
+        })
+    }
+
+    /// The database behind this storage.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Closes every connection; later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn new_revision(&self) -> Result<Revision> {
+        let bytes = self.rng.bytes::<8>()?;
+        Ok(Revision(u64::from_le_bytes(*bytes) >> 1))
+    }
+
+    /// Up to `limit` keys in `[lower, upper)` (or `(lower, upper)`), in byte order.
+    async fn range(
+        &self,
+        lower: &[u8],
+        inclusive: bool,
+        upper: &[u8],
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let sql = if inclusive {
+            "SELECT key FROM qsafe_kv WHERE key >= $1 AND key < $2 ORDER BY key LIMIT $3"
+        } else {
+            "SELECT key FROM qsafe_kv WHERE key > $1 AND key < $2 ORDER BY key LIMIT $3"
+        };
+        let rows = sqlx::query(sql)
+            .bind(lower.to_vec())
+            .bind(upper.to_vec())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Error::backend("list"))?;
+        rows.iter()
+            .map(|row| {
+                let key: Vec<u8> = row.try_get(0).map_err(Error::backend("list"))?;
+                String::from_utf8(key).map_err(|_| Error::Corrupt {
+                    key: "<non-UTF-8 key>".into(),
+                    reason: "a stored key is not UTF-8",
+                })
+            })
+            .collect()
+    }
+}
+
+fn revision_of(value: i64) -> Revision {
+    Revision(value.cast_unsigned())
+}
+
+fn sql_revision(revision: Revision) -> i64 {
+    revision.0.cast_signed()
+}
+
+#[async_trait]
+impl Storage for SqlStorage {
+    async fn get(&self, key: &str) -> Result<Option<Entry>> {
+        check_key(key)?;
+        let row = sqlx::query("SELECT value, revision FROM qsafe_kv WHERE key = $1")
+            .bind(key.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Error::backend("get"))?;
+        row.map(|row| {
+            Ok(Entry {
+                value: row.try_get(0).map_err(Error::backend("get"))?,
+                revision: revision_of(row.try_get(1).map_err(Error::backend("get"))?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn transact(&self, writes: &[Write]) -> Result<Vec<Revision>> {
+        for write in writes {
+            check_key(write.key())?;
+        }
+        let failed = Error::backend("write");
+        let mut tx = self.pool.begin().await.map_err(failed)?;
+        let mut revisions = Vec::new();
+        for write in writes {
+            let conflict = || Error::Conflict {
+                key: write.key().to_owned(),
+            };
+            let key = write.key().as_bytes().to_vec();
+            let affected = match write {
+                Write::Put { value, expect, .. } => {
+                    let revision = self.new_revision()?;
+                    revisions.push(revision);
+                    let sql = match expect {
+                        Expect::Any => {
+                            "INSERT INTO qsafe_kv (key, value, revision) VALUES ($1, $2, $3) \
+                             ON CONFLICT (key) DO UPDATE \
+                             SET value = excluded.value, revision = excluded.revision"
+                        }
+                        Expect::Absent => {
+                            "INSERT INTO qsafe_kv (key, value, revision) VALUES ($1, $2, $3) \
+                             ON CONFLICT (key) DO NOTHING"
+                        }
+                        Expect::Revision(_) => {
+                            "UPDATE qsafe_kv SET value = $2, revision = $3 \
+                             WHERE key = $1 AND revision = $4"
+                        }
+                    };
+                    let mut query = sqlx::query(sql)
+                        .bind(key)
+                        .bind(value.clone())
+                        .bind(sql_revision(revision));
+                    if let Expect::Revision(expected) = expect {
+                        query = query.bind(sql_revision(*expected));
+                    }
+                    let done = query
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Error::backend("write"))?;
+                    (!matches!(expect, Expect::Any)).then_some(done.rows_affected())
+                }
+                Write::Delete { expect, .. } => match expect {
+                    Expect::Any => {
+                        sqlx::query("DELETE FROM qsafe_kv WHERE key = $1")
+                            .bind(key)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(Error::backend("write"))?;
+                        None
+                    }
+                    Expect::Revision(expected) => {
+                        let done =
+                            sqlx::query("DELETE FROM qsafe_kv WHERE key = $1 AND revision = $2")
+                                .bind(key)
+                                .bind(sql_revision(*expected))
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(Error::backend("write"))?;
+                        Some(done.rows_affected())
+                    }
+                    Expect::Absent => {
+                        let present = sqlx::query("SELECT 1 FROM qsafe_kv WHERE key = $1")
+                            .bind(key)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(Error::backend("write"))?;
+                        Some(u64::from(present.is_none()))
+                    }
+                },
+            };
+            if affected.is_some_and(|n| n != 1) {
+                // Dropping `tx` rolls back everything written so far.
+                return Err(conflict());
+            }
+        }
+        tx.commit().await.map_err(Error::backend("commit"))?;
+        Ok(revisions)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        check_key(key)?;
+        let done = sqlx::query("DELETE FROM qsafe_kv WHERE key = $1")
+            .bind(key.as_bytes().to_vec())
+            .execute(&self.pool)
+            .await
+            .map_err(Error::backend("delete"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page> {
+        check_folder(prefix)?;
+        let limit = check_limit(limit)?;
+        let upper = prefix_end(prefix.as_bytes()).unwrap_or_else(|| PAST_ALL_KEYS.to_vec());
+        let (mut lower, mut inclusive) = match after {
+            None => (prefix.as_bytes().to_vec(), true),
+            Some(name) => resume_after(prefix, name),
+        };
+        let mut names: Vec<String> = Vec::new();
+        'scan: while names.len() < limit {
+            let keys = self
+                .range(&lower, inclusive, &upper, limit - names.len())
+                .await?;
+            let exhausted = keys.len() < limit - names.len();
+            for key in &keys {
+                let relative = &key[prefix.len()..];
+                match relative.find('/') {
+                    Some(slash) => {
+                        // A sub-folder: name it once and seek past everything inside it.
+                        names.push(relative[..=slash].to_owned());
+                        (lower, inclusive) = resume_after(prefix, &relative[..=slash]);
+                        continue 'scan;
+                    }
+                    None => {
+                        names.push(relative.to_owned());
+                        (lower, inclusive) = (key.as_bytes().to_vec(), false);
+                    }
+                }
+            }
+            if exhausted {
+                return Ok(Page {
+                    keys: names,
+                    next: None,
+                });
+            }
+        }
+        // A full page: say whether anything follows.
+        let more = !self.range(&lower, inclusive, &upper, 1).await?.is_empty();
+        let next = if more { names.last().cloned() } else { None };
+        Ok(Page { keys: names, next })
+    }
+
+    async fn keys(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page> {
+        if prefix.len() > crate::storage::MAX_KEY_LEN || prefix.contains('\0') {
+            return Err(Error::InvalidKey {
+                reason: "invalid prefix",
+            });
+        }
+        let limit = check_limit(limit)?;
+        let upper = prefix_end(prefix.as_bytes()).unwrap_or_else(|| PAST_ALL_KEYS.to_vec());
+        let (lower, inclusive) = match after {
+            Some(key) if key.as_bytes() >= prefix.as_bytes() => (key.as_bytes().to_vec(), false),
+            _ => (prefix.as_bytes().to_vec(), true),
+        };
+        let mut keys = self.range(&lower, inclusive, &upper, limit + 1).await?;
+        let next = if keys.len() > limit {
+            keys.truncate(limit);
+            keys.last().cloned()
+        } else {
+            None
+        };
+        Ok(Page { keys, next })
+    }
+}
+
+/// Where a listing continues after the name `name` (relative to `prefix`): past every key of a
+/// folder `name/`, or just past the key `name`.
+fn resume_after(prefix: &str, name: &str) -> (Vec<u8>, bool) {
+    let mut lower = prefix.as_bytes().to_vec();
+    match name.strip_suffix('/') {
+        // "dir/" ends every key inside it; "dir0" ('/' + 1) is the first key past them all.
+        Some(folder) => {
+            lower.extend_from_slice(folder.as_bytes());
+            lower.push(b'/' + 1);
+            (lower, true)
+        }
+        None => {
+            lower.extend_from_slice(name.as_bytes());
+            (lower, false)
+        }
+    }
+}
