@@ -119,11 +119,17 @@ impl Barrier {
 
     /// Creates the keyring (term 1) under `root` and unseals. Fails if one exists.
     pub async fn initialize(&self, root: RootKey) -> Result<()> {
+        self.initialize_with(root, Vec::new()).await
+    }
+
+    /// As [`Barrier::initialize`], writing `records` (raw, outside the barrier: the seal's own)
+    /// in the same transaction, so initialization happens entirely or not at all.
+    pub async fn initialize_with(&self, root: RootKey, mut records: Vec<Write>) -> Result<()> {
         let keyring = Keyring::new(&self.rng, now())?;
         let sealed =
             envelope::seal_symmetric(root.as_bytes(), KEYRING_AAD, &keyring.encode(), &self.rng)?;
-        let write = Write::put(KEYRING_PATH, sealed).expecting(Expect::Absent);
-        match self.storage.transact(&[write]).await {
+        records.push(Write::put(KEYRING_PATH, sealed).expecting(Expect::Absent));
+        match self.storage.transact(&records).await {
             Err(Error::Conflict { .. }) => {
                 return Err(Error::Seal("already initialized".into()));
             }

@@ -4,10 +4,12 @@
 pub mod barrier;
 pub mod error;
 mod keyring;
+pub mod seal;
 pub mod sql;
 pub mod storage;
 
 pub use barrier::{Barrier, RootKey};
 pub use error::{Error, Result};
+pub use seal::{Seal, SealConfig, SealKind, SealStatus, UnsealKey};
 pub use sql::{Dialect, SqlStorage};
 pub use storage::{Entry, Expect, Page, Revision, Storage, Write};
