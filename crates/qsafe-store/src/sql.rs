@@ -8,6 +8,7 @@
 //! seek rather than reading the keys inside it.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -54,6 +55,10 @@ pub struct SqlStorage {
     pool: AnyPool,
     dialect: Dialect,
     rng: Rng,
+    /// SQLite has one writer at a time; a second connection that tries to write waits in
+    /// SQLite's busy handler, which sleeps and retries (measured: median 0.4 ms but a mean of
+    /// 7 ms with 16 writers). Writers queue here instead, in order. `None` for PostgreSQL.
+    write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl std::fmt::Debug for SqlStorage {
@@ -147,6 +152,7 @@ impl SqlStorage {
             pool,
             dialect,
             rng: Rng::new(),
+            write_lock: (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
         })
     }
 
@@ -158,6 +164,14 @@ impl SqlStorage {
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Waits for this process's turn to write, on SQLite.
+    async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.write_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
     }
 
     fn new_revision(&self) -> Result<Revision> {
@@ -227,6 +241,7 @@ impl Storage for SqlStorage {
         for write in writes {
             check_key(write.key())?;
         }
+        let _writer = self.writer().await;
         let failed = Error::backend("write");
         let mut tx = self.pool.begin().await.map_err(failed)?;
         let mut revisions = Vec::new();
@@ -307,6 +322,7 @@ impl Storage for SqlStorage {
 
     async fn delete(&self, key: &str) -> Result<bool> {
         check_key(key)?;
+        let _writer = self.writer().await;
         let done = sqlx::query("DELETE FROM qsafe_kv WHERE key = $1")
             .bind(key.as_bytes().to_vec())
             .execute(&self.pool)
