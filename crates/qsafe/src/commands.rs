@@ -1,3 +1,4 @@
 //! The command groups of the `qsafe` binary.
 
+pub(crate) mod audit;
 pub(crate) mod crypto;

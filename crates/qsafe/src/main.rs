@@ -1,5 +1,6 @@
 //! `qsafe`: one binary for a post-quantum secrets vault, encryption service, CA, OIDC provider,
-//! transparency log and signing service. This build carries the offline `qsafe crypto` tools.
+//! transparency log and signing service. This build carries the offline `qsafe crypto` and
+//! `qsafe audit` tools.
 //!
 //! Exit codes: 0 success; 1 a signature or ciphertext did not verify; 2 bad usage or bad input
 //! (unreadable file, malformed key, wrong algorithm); 3 an internal failure.
@@ -24,6 +25,9 @@ enum Command {
     /// Offline key, signature and encryption tools over files (`-` is stdin/stdout).
     #[command(subcommand)]
     Crypto(commands::crypto::CryptoCommand),
+    /// Audit log tools (offline).
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
 }
 
 /// How a command failed, which decides the exit code.
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crypto(cmd) => commands::crypto::run(cmd),
+        Command::Audit(cmd) => commands::audit::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,52 @@
+//! Errors of the core, each with the [`ErrorKind`] the server maps to a status code.
+
+/// The kinds every domain error falls into (DESIGN.md §3); the server maps each to a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is malformed or names something impossible (400).
+    InvalidInput,
+    /// No such path, token or object (404).
+    NotFound,
+    /// Not authenticated, or not allowed (403).
+    PermissionDenied,
+    /// A concurrent change won, or the object exists (409 / 412).
+    Conflict,
+    /// qsafe is sealed (503).
+    Sealed,
+    /// A dependency is down: storage, an audit device (503 / 500).
+    Unavailable,
+    /// A bug or an unexpected failure; details go to the log only (500).
+    Internal,
+}
+
+/// What went wrong in the core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An audit device could not record; the request fails (fail closed).
+    #[error("audit: {0}")]
+    Audit(String),
+    /// Storage, barrier or seal.
+    #[error(transparent)]
+    Store(#[from] qsafe_store::Error),
+}
+
+impl Error {
+    /// The kind the server maps to a status.
+    pub fn kind(&self) -> ErrorKind {
+        use qsafe_store::Error as S;
+        match self {
+            Self::Audit(_) => ErrorKind::Unavailable,
+            Self::Store(e) => match e {
+                S::Sealed => ErrorKind::Sealed,
+                S::Conflict { .. } => ErrorKind::Conflict,
+                S::InvalidKey { .. } | S::InvalidRequest(_) | S::Seal(_) => ErrorKind::InvalidInput,
+                S::Backend { .. } => ErrorKind::Unavailable,
+                _ => ErrorKind::Internal,
+            },
+        }
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
