@@ -23,6 +23,9 @@ pub enum ErrorKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A request or document that cannot be served as given; the message says why.
+    #[error("{0}")]
+    InvalidInput(String),
     /// An audit device could not record; the request fails (fail closed).
     #[error("audit: {0}")]
     Audit(String),
@@ -36,6 +39,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         use qsafe_store::Error as S;
         match self {
+            Self::InvalidInput(_) => ErrorKind::InvalidInput,
             Self::Audit(_) => ErrorKind::Unavailable,
             Self::Store(e) => match e {
                 S::Sealed => ErrorKind::Sealed,
