@@ -26,12 +26,27 @@ pub enum Error {
     /// A request or document that cannot be served as given; the message says why.
     #[error("{0}")]
     InvalidInput(String),
+    /// Not authenticated or not allowed; the message never says which part of a secret failed.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// No such object.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The object exists, or a concurrent change won.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A bug or unexpected state; the message is for the log, not for callers.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// An audit device could not record; the request fails (fail closed).
     #[error("audit: {0}")]
     Audit(String),
     /// Storage, barrier or seal.
     #[error(transparent)]
     Store(#[from] qsafe_store::Error),
+    /// A cryptographic operation (the random generator) failed.
+    #[error(transparent)]
+    Crypto(#[from] qsafe_crypto::Error),
 }
 
 impl Error {
@@ -40,6 +55,10 @@ impl Error {
         use qsafe_store::Error as S;
         match self {
             Self::InvalidInput(_) => ErrorKind::InvalidInput,
+            Self::PermissionDenied(_) => ErrorKind::PermissionDenied,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::Conflict(_) => ErrorKind::Conflict,
+            Self::Internal(_) => ErrorKind::Internal,
             Self::Audit(_) => ErrorKind::Unavailable,
             Self::Store(e) => match e {
                 S::Sealed => ErrorKind::Sealed,
@@ -48,6 +67,7 @@ impl Error {
                 S::Backend { .. } => ErrorKind::Unavailable,
                 _ => ErrorKind::Internal,
             },
+            Self::Crypto(_) => ErrorKind::Internal,
         }
     }
 }
