@@ -1,9 +1,15 @@
 //! qsafe's core (DESIGN.md §3): what every request passes through between the HTTP layer and
-//! the engines. So far: the audit chain, policies and the token store.
+//! the engines. The audit chain, policies, tokens, the mount table and `Core::execute`.
 
 pub mod audit;
+pub mod core;
+pub mod engine;
 pub mod error;
+pub mod mount;
 pub mod policy;
+mod sys;
 pub mod token;
 
+pub use crate::core::{Core, Credential, Request};
+pub use engine::{Engine, EngineFactory, EngineRequest, Operation, Response};
 pub use error::{Error, ErrorKind, Result};

@@ -7,9 +7,11 @@ mod keyring;
 pub mod seal;
 pub mod sql;
 pub mod storage;
+pub mod view;
 
 pub use barrier::{Barrier, RootKey};
 pub use error::{Error, Result};
 pub use seal::{Seal, SealConfig, SealKind, SealStatus, UnsealKey};
 pub use sql::{Dialect, SqlStorage};
 pub use storage::{Entry, Expect, Page, Revision, Storage, Write};
+pub use view::View;

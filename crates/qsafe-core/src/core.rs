@@ -1,0 +1,520 @@
+//! `Core`: the one choke point every request passes (DESIGN.md §3):
+//! sealed? → authenticate → route → ACL → audit request → engine → audit response.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use qsafe_crypto::Rng;
+use qsafe_store::{Expect, Seal, SealStatus, UnsealKey, View, Write};
+use serde_json::{Map, Value, json};
+use zeroize::Zeroizing;
+
+use crate::audit::{AuditLog, AuditSalt, Record};
+use crate::engine::{Engine, EngineFactory, EngineRequest, Operation, Response};
+use crate::error::{Error, Result};
+use crate::mount::{MOUNTS_PATH, MountEntry, MountTable};
+use crate::policy::{Acl, Policy};
+use crate::token::{Kind, NewToken, ROOT_POLICY, TokenEntry, TokenStore};
+
+/// Where the audit salt is stored.
+pub const AUDIT_SALT_PATH: &str = "core/audit-salt";
+/// Storage prefix of ACL policies, by name.
+pub const POLICY_PREFIX: &str = "sys/policy/";
+
+/// The credential a request carries.
+#[derive(Debug, Clone, Default)]
+pub enum Credential {
+    /// None: only unauthenticated endpoints (served outside `execute`) accept it.
+    #[default]
+    None,
+    /// `X-Vault-Token` or `Authorization: Bearer`.
+    Token(Zeroizing<String>),
+    /// `X-Api-Key`.
+    ApiKey(Zeroizing<String>),
+}
+
+/// A request as the core sees it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// What is asked.
+    pub operation: Operation,
+    /// The path after `/v1/`, without a leading `/`.
+    pub path: String,
+    /// The JSON body, if any.
+    pub data: Option<Value>,
+    /// Who asks.
+    pub credential: Credential,
+    /// The caller's address, for the audit line.
+    pub client: Option<String>,
+    /// An identifier for correlating the audit lines and the log.
+    pub id: String,
+}
+
+/// What `init` returns, once: the unseal shares and the root token.
+#[derive(Debug)]
+pub struct InitOutput {
+    /// Base64 shares (none for auto-unseal).
+    pub shares: Vec<Zeroizing<String>>,
+    /// The root token's secret.
+    pub root_token: Zeroizing<String>,
+}
+
+struct Mounted {
+    entry: MountEntry,
+    engine: Arc<dyn Engine>,
+    view: View,
+}
+
+/// What exists only while unsealed.
+pub(crate) struct Active {
+    tokens: TokenStore,
+    salt: AuditSalt,
+    mounts: tokio::sync::RwLock<Vec<Mounted>>,
+}
+
+/// The core of one server.
+pub struct Core {
+    seal: Arc<Seal>,
+    audit: Arc<AuditLog>,
+    factories: HashMap<&'static str, Arc<dyn EngineFactory>>,
+    active: RwLock<Option<Arc<Active>>>,
+    rng: Rng,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("audit", &self.audit)
+            .field("engines", &self.factories.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// A core over `seal` writing to `audit`, with no engine types yet.
+    pub fn new(seal: Arc<Seal>, audit: AuditLog) -> Self {
+        Self {
+            seal,
+            audit: Arc::new(audit),
+            factories: HashMap::new(),
+            active: RwLock::new(None),
+            rng: Rng::new(),
+        }
+    }
+
+    /// Makes engines of `factory.kind()` mountable.
+    pub fn register(&mut self, factory: Arc<dyn EngineFactory>) {
+        self.factories.insert(factory.kind(), factory);
+    }
+
+    /// Initialized? Sealed? Unseal progress.
+    pub async fn seal_status(&self) -> Result<SealStatus> {
+        Ok(self.seal.status().await?)
+    }
+
+    /// Initializes (Shamir with `shares`/`threshold`, or auto-unseal with `auto_key`), creates
+    /// the root token (with the chosen `root_token_id`, if any) and leaves the core active.
+    pub async fn init(
+        &self,
+        shares: u8,
+        threshold: u8,
+        auto_key: Option<&UnsealKey>,
+        root_token_id: Option<Zeroizing<String>>,
+    ) -> Result<InitOutput> {
+        let shares = match auto_key {
+            Some(key) => {
+                self.seal.init_auto(key).await?;
+                Vec::new()
+            }
+            None => self.seal.init_shamir(shares, threshold).await?,
+        };
+        let barrier = self.seal.barrier().clone();
+        let salt = *self.rng.bytes::<32>()?;
+        barrier
+            .transact(&[Write::put(AUDIT_SALT_PATH, salt.to_vec()).expecting(Expect::Absent)])
+            .await?;
+        barrier
+            .put(
+                MOUNTS_PATH,
+                &encode(&MountTable {
+                    version: 1,
+                    mounts: Vec::new(),
+                })?,
+            )
+            .await?;
+        self.activate().await?;
+        let root = self
+            .active()?
+            .tokens
+            .create(NewToken {
+                kind: Kind::Token,
+                policies: vec![ROOT_POLICY.into()],
+                display_name: "root".into(),
+                ttl: 0,
+                max_ttl: 0,
+                renewable: false,
+                id: root_token_id,
+            })
+            .await?;
+        Ok(InitOutput {
+            shares,
+            root_token: root.secret,
+        })
+    }
+
+    /// Gives one unseal share; activates the core when the threshold is reached.
+    pub async fn submit_share(&self, share: &str) -> Result<SealStatus> {
+        let status = self.seal.submit_share(share).await?;
+        if !status.sealed && self.active_opt().is_none() {
+            self.activate().await?;
+        }
+        Ok(status)
+    }
+
+    /// Unseals with the whole unseal key (auto-unseal) and activates.
+    pub async fn unseal_with_key(&self, key: &UnsealKey) -> Result<()> {
+        self.seal.unseal_with_key(key).await?;
+        self.activate().await
+    }
+
+    /// Seals: forgets the token store, mounts, salts, the keyring and the root key.
+    pub fn seal(&self) {
+        if let Ok(mut active) = self.active.write() {
+            *active = None;
+        }
+        self.seal.seal();
+    }
+
+    /// Builds what lives only while unsealed: token store, audit salt, mounted engines.
+    async fn activate(&self) -> Result<()> {
+        let barrier = self.seal.barrier().clone();
+        let tokens = TokenStore::open(barrier.clone()).await?;
+        let salt = barrier
+            .get(AUDIT_SALT_PATH)
+            .await?
+            .ok_or_else(|| Error::Internal("no audit salt".into()))?;
+        let salt = AuditSalt::from_bytes(
+            salt.value
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::Internal("audit salt is not 32 bytes".into()))?,
+        );
+        let table = self.load_table().await?.0;
+        let mut mounts = Vec::new();
+        for entry in table.mounts {
+            mounts.push(self.instantiate(entry)?);
+        }
+        let active = Arc::new(Active {
+            tokens,
+            salt,
+            mounts: tokio::sync::RwLock::new(mounts),
+        });
+        if let Ok(mut slot) = self.active.write() {
+            *slot = Some(active);
+        }
+        Ok(())
+    }
+
+    fn active_opt(&self) -> Option<Arc<Active>> {
+        self.active.read().ok().and_then(|a| a.clone())
+    }
+
+    fn active(&self) -> Result<Arc<Active>> {
+        self.active_opt()
+            .ok_or(Error::Store(qsafe_store::Error::Sealed))
+    }
+
+    fn instantiate(&self, entry: MountEntry) -> Result<Mounted> {
+        let factory = self
+            .factories
+            .get(entry.kind.as_str())
+            .ok_or_else(|| Error::InvalidInput(format!("unknown engine type {:?}", entry.kind)))?;
+        let engine = factory.build(&entry.options)?;
+        let view = View::new(self.seal.barrier().clone(), entry.storage_prefix())?;
+        Ok(Mounted {
+            entry,
+            engine,
+            view,
+        })
+    }
+
+    async fn load_table(&self) -> Result<(MountTable, qsafe_store::Revision)> {
+        let value = self
+            .seal
+            .barrier()
+            .get(MOUNTS_PATH)
+            .await?
+            .ok_or_else(|| Error::Internal("no mount table".into()))?;
+        let table = serde_json::from_slice(&value.value)
+            .map_err(|_| Error::Internal("mount table does not decode".into()))?;
+        Ok((table, value.revision))
+    }
+
+    /// HMACs `value` with this server's audit salt (`/v1/sys/audit-hash`).
+    pub fn audit_hash(&self, value: &str) -> Result<String> {
+        Ok(self.active()?.salt.hash(value))
+    }
+
+    /// Serves one authenticated request through the whole pipeline.
+    pub async fn execute(&self, request: Request) -> Result<Response> {
+        let active = self.active()?;
+        let salt = &active.salt;
+        let principal = match self.authenticate(&active, &request.credential).await {
+            Ok(principal) => principal,
+            Err(e) => {
+                // Refused credentials are audited too: who tried what, and why it failed.
+                let mut fields = Map::new();
+                fields.insert("request_id".into(), request.id.clone().into());
+                fields.insert("operation".into(), request.operation.as_str().into());
+                fields.insert("path".into(), request.path.clone().into());
+                fields.insert("client".into(), request.client.clone().into());
+                fields.insert("auth".into(), Value::Null);
+                self.audit.append(&Record {
+                    kind: "request",
+                    fields: fields.clone(),
+                })?;
+                fields.insert("error".into(), e.to_string().into());
+                self.audit.append(&Record {
+                    kind: "response",
+                    fields,
+                })?;
+                return Err(e);
+            }
+        };
+        let acl = self.acl(&principal).await?;
+        let audit_base = |kind: &'static str| {
+            let mut fields = Map::new();
+            fields.insert("request_id".into(), request.id.clone().into());
+            fields.insert("operation".into(), request.operation.as_str().into());
+            fields.insert("path".into(), request.path.clone().into());
+            fields.insert("client".into(), request.client.clone().into());
+            fields.insert(
+                "auth".into(),
+                json!({
+                    "accessor": salt.hash(&principal.accessor),
+                    "display_name": principal.display_name,
+                    "policies": principal.policies,
+                }),
+            );
+            if let Some(data) = &request.data {
+                fields.insert("request_data".into(), salt.hash_strings(data));
+            }
+            Record { kind, fields }
+        };
+
+        let result = self.dispatch(&active, &acl, &principal, &request, || {
+            self.audit.append(&audit_base("request"))
+        });
+        let result = result.await;
+        let mut record = audit_base("response");
+        match &result {
+            Ok(response) => {
+                let has_body = response.data.is_some() || response.auth.is_some();
+                record
+                    .fields
+                    .insert("status".into(), (if has_body { 200 } else { 204 }).into());
+                if let Some(data) = &response.data {
+                    record
+                        .fields
+                        .insert("response_data".into(), salt.hash_strings(data));
+                }
+                if let Some(auth) = &response.auth {
+                    record
+                        .fields
+                        .insert("response_auth".into(), salt.hash_strings(auth));
+                }
+            }
+            Err(e) => {
+                record.fields.insert("error".into(), e.to_string().into());
+            }
+        }
+        // A response that cannot be audited is not returned (fail closed), even if the engine
+        // already acted.
+        self.audit.append(&record)?;
+        result
+    }
+
+    async fn dispatch(
+        &self,
+        active: &Active,
+        acl: &Acl,
+        principal: &TokenEntry,
+        request: &Request,
+        audit_request: impl FnOnce() -> Result<()>,
+    ) -> Result<Response> {
+        let path = request.path.as_str();
+        // Every token may look itself up, renew and revoke itself (Vault's default policy).
+        let self_service = matches!(
+            path,
+            "auth/token/lookup-self" | "auth/token/renew-self" | "auth/token/revoke-self"
+        );
+        if path.starts_with("sys/") || path.starts_with("auth/") {
+            let capability = request.operation.capability(true);
+            if !self_service && !acl.allows(path, capability) {
+                return Err(denied(path));
+            }
+            audit_request()?;
+            return crate::sys::handle(self, active, principal, request).await;
+        }
+        let mounts = active.mounts.read().await;
+        let (mounted, rest) = mounts
+            .iter()
+            .find_map(|m| {
+                let bare = &m.entry.path[..m.entry.path.len() - 1];
+                if path == bare {
+                    Some((m, ""))
+                } else {
+                    path.strip_prefix(m.entry.path.as_str())
+                        .map(|rest| (m, rest))
+                }
+            })
+            .ok_or_else(|| Error::NotFound(format!("no handler for route {path:?}")))?;
+        let exists = match request.operation {
+            Operation::Write => mounted.engine.exists(&mounted.view, rest).await?,
+            _ => true,
+        };
+        if !acl.allows(path, request.operation.capability(exists)) {
+            return Err(denied(path));
+        }
+        audit_request()?;
+        mounted
+            .engine
+            .handle(
+                &mounted.view,
+                &EngineRequest {
+                    operation: request.operation,
+                    path: rest.to_owned(),
+                    data: request.data.clone(),
+                },
+            )
+            .await
+    }
+
+    async fn authenticate(&self, active: &Active, credential: &Credential) -> Result<TokenEntry> {
+        let (secret, kind) = match credential {
+            Credential::None => {
+                return Err(Error::PermissionDenied("no token or API key given".into()));
+            }
+            Credential::Token(t) => (t, Kind::Token),
+            Credential::ApiKey(k) => (k, Kind::ApiKey),
+        };
+        let entry = active.tokens.lookup(secret).await?;
+        if entry.kind != kind {
+            // An API key in a token header (or the reverse) is refused like an unknown one.
+            return Err(Error::PermissionDenied(
+                "invalid, expired or revoked token".into(),
+            ));
+        }
+        Ok(entry)
+    }
+
+    async fn acl(&self, principal: &TokenEntry) -> Result<Acl> {
+        if principal.is_root() {
+            return Ok(Acl::root());
+        }
+        let mut policies = Vec::new();
+        for name in &principal.policies {
+            // A policy deleted since the token was made grants nothing.
+            if let Some(policy) = self.read_policy(name).await? {
+                policies.push(policy);
+            }
+        }
+        Ok(Acl::new(policies))
+    }
+
+    pub(crate) async fn read_policy(&self, name: &str) -> Result<Option<Policy>> {
+        let Some(text) = self
+            .seal
+            .barrier()
+            .get(&format!("{POLICY_PREFIX}{name}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let text = std::str::from_utf8(&text.value)
+            .map_err(|_| Error::Internal("policy is not UTF-8".into()))?;
+        Ok(Some(Policy::parse(name, text)?))
+    }
+
+    pub(crate) fn barrier(&self) -> &Arc<qsafe_store::Barrier> {
+        self.seal.barrier()
+    }
+
+    pub(crate) fn tokens<'a>(&self, active: &'a Active) -> &'a TokenStore {
+        &active.tokens
+    }
+
+    pub(crate) async fn mount(&self, active: &Active, entry: MountEntry) -> Result<()> {
+        let mounted = self.instantiate(entry.clone())?;
+        let mut mounts = active.mounts.write().await;
+        let (mut table, revision) = self.load_table().await?;
+        table.add(entry)?;
+        self.seal
+            .barrier()
+            .transact(&[
+                Write::put(MOUNTS_PATH, encode(&table)?).expecting(Expect::Revision(revision))
+            ])
+            .await?;
+        mounts.push(mounted);
+        Ok(())
+    }
+
+    pub(crate) async fn unmount(&self, active: &Active, path: &str) -> Result<()> {
+        let mut mounts = active.mounts.write().await;
+        let (mut table, revision) = self.load_table().await?;
+        let entry = table
+            .remove(path)
+            .ok_or_else(|| Error::NotFound(format!("no mount at {path}")))?;
+        self.seal
+            .barrier()
+            .transact(&[
+                Write::put(MOUNTS_PATH, encode(&table)?).expecting(Expect::Revision(revision))
+            ])
+            .await?;
+        mounts.retain(|m| m.entry.path != path);
+        // The mount is gone from the table first, so a crash mid-sweep leaves only unreachable
+        // data; sweep it now.
+        let barrier = self.seal.barrier();
+        let prefix = entry.storage_prefix();
+        loop {
+            let page = barrier.keys(&prefix, None, 1000).await?;
+            if page.keys.is_empty() {
+                break;
+            }
+            let deletes: Vec<Write> = page.keys.into_iter().map(Write::delete).collect();
+            barrier.transact(&deletes).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn mount_list(&self, active: &Active) -> Vec<MountEntry> {
+        active
+            .mounts
+            .read()
+            .await
+            .iter()
+            .map(|m| m.entry.clone())
+            .collect()
+    }
+
+    pub(crate) fn new_uuid(&self) -> Result<String> {
+        let b = self.rng.bytes::<16>()?;
+        let h = hex::encode(b.as_ref());
+        Ok(format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        ))
+    }
+}
+
+fn denied(path: &str) -> Error {
+    Error::PermissionDenied(format!("no policy allows this on {path:?}"))
+}
+
+fn encode(table: &MountTable) -> Result<Vec<u8>> {
+    serde_json::to_vec(table).map_err(|e| Error::Internal(format!("encode mount table: {e}")))
+}

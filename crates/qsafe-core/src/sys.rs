@@ -1,0 +1,279 @@
+//! The core's own paths, served inside `Core::execute` after the ACL check and the request audit
+//! line: `sys/mounts`, `sys/policies/acl`, and the token endpoints under `auth/token/`
+//! (Vault's shapes; docs/api.md).
+
+use serde_json::{Map, Value, json};
+
+use crate::core::{Active as ActiveState, Core, POLICY_PREFIX, Request};
+use crate::engine::{Operation, Response};
+use crate::error::{Error, Result};
+use crate::mount::{self, MountEntry};
+use crate::policy::Policy;
+use crate::token::{Kind, NewToken, ROOT_POLICY, TokenEntry};
+
+pub(crate) async fn handle(
+    core: &Core,
+    active: &ActiveState,
+    principal: &TokenEntry,
+    request: &Request,
+) -> Result<Response> {
+    use Operation::*;
+    let path = request.path.as_str();
+    let data = request.data.as_ref();
+    let tokens = core.tokens(active);
+    match (request.operation, path) {
+        (Read, "sys/mounts") => {
+            let mut out = Map::new();
+            for m in core.mount_list(active).await {
+                out.insert(
+                    m.path.clone(),
+                    json!({"type": m.kind, "uuid": m.uuid, "description": m.description, "options": m.options}),
+                );
+            }
+            Ok(Response::data(Value::Object(out)))
+        }
+        (Write, p) if p.starts_with("sys/mounts/") => {
+            let mount_path = mount::normalize(&p["sys/mounts/".len()..])?;
+            let kind = field_str(data, "type")?
+                .ok_or_else(|| Error::InvalidInput("missing \"type\"".into()))?;
+            let entry = MountEntry {
+                path: mount_path,
+                kind: kind.to_owned(),
+                uuid: core.new_uuid()?,
+                description: field_str(data, "description")?
+                    .unwrap_or_default()
+                    .to_owned(),
+                options: data
+                    .and_then(|d| d.get("options"))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            };
+            core.mount(active, entry).await?;
+            Ok(Response::empty())
+        }
+        (Delete, p) if p.starts_with("sys/mounts/") => {
+            core.unmount(active, &mount::normalize(&p["sys/mounts/".len()..])?)
+                .await?;
+            Ok(Response::empty())
+        }
+        (List, "sys/policies/acl") => {
+            let page = core
+                .barrier()
+                .list(POLICY_PREFIX, None, qsafe_store::storage::MAX_PAGE)
+                .await?;
+            let mut keys: Vec<String> = page.keys;
+            keys.push(ROOT_POLICY.into());
+            keys.sort();
+            Ok(Response::data(json!({"keys": keys})))
+        }
+        (op, p) if p.starts_with("sys/policies/acl/") => {
+            let name = &p["sys/policies/acl/".len()..];
+            policy(core, op, name, data).await
+        }
+        (Write, "auth/token/create") => create_token(core, active, principal, data).await,
+        (Read | Write, "auth/token/lookup-self") => Ok(Response::data(token_data(principal))),
+        (Write, "auth/token/lookup-accessor") => {
+            let accessor = required(data, "accessor")?;
+            Ok(Response::data(token_data(
+                &tokens.lookup_accessor(accessor).await?,
+            )))
+        }
+        (Write, "auth/token/revoke-accessor") => {
+            tokens.revoke_accessor(required(data, "accessor")?).await?;
+            Ok(Response::empty())
+        }
+        (Write, "auth/token/renew-self") => {
+            let increment = match data.and_then(|d| d.get("increment")) {
+                Some(v) => parse_ttl(v)?,
+                None => 0,
+            };
+            let secret = match &request.credential {
+                crate::core::Credential::Token(t) | crate::core::Credential::ApiKey(t) => t,
+                crate::core::Credential::None => {
+                    return Err(Error::PermissionDenied("no token".into()));
+                }
+            };
+            let entry = tokens.renew(secret, increment).await?;
+            Ok(Response::auth(auth_block(None, &entry)))
+        }
+        (Write, "auth/token/revoke-self") => {
+            if let crate::core::Credential::Token(t) | crate::core::Credential::ApiKey(t) =
+                &request.credential
+            {
+                tokens.revoke(t).await?;
+            }
+            Ok(Response::empty())
+        }
+        _ => Err(Error::NotFound(format!(
+            "no handler for {} on {path:?}",
+            request.operation.as_str()
+        ))),
+    }
+}
+
+async fn policy(core: &Core, op: Operation, name: &str, data: Option<&Value>) -> Result<Response> {
+    if name == ROOT_POLICY {
+        return match op {
+            Operation::Read => Ok(Response::data(json!({"name": ROOT_POLICY, "policy": ""}))),
+            _ => Err(Error::InvalidInput(
+                "the root policy cannot be changed".into(),
+            )),
+        };
+    }
+    let key = format!("{POLICY_PREFIX}{name}");
+    match op {
+        Operation::Read => {
+            let text = core
+                .barrier()
+                .get(&key)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no policy {name:?}")))?;
+            let text = String::from_utf8(text.value.to_vec())
+                .map_err(|_| Error::Internal("policy is not UTF-8".into()))?;
+            Ok(Response::data(json!({"name": name, "policy": text})))
+        }
+        Operation::Write => {
+            let text = required(data, "policy")?;
+            Policy::parse(name, text)?; // refuse what would not parse later
+            core.barrier().put(&key, text.as_bytes()).await?;
+            Ok(Response::empty())
+        }
+        Operation::Delete => {
+            core.barrier().delete(&key).await?;
+            Ok(Response::empty())
+        }
+        _ => Err(Error::NotFound("no such operation on a policy".into())),
+    }
+}
+
+async fn create_token(
+    core: &Core,
+    active: &ActiveState,
+    principal: &TokenEntry,
+    data: Option<&Value>,
+) -> Result<Response> {
+    let policies: Vec<String> = match data.and_then(|d| d.get("policies")) {
+        None => principal.policies.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::InvalidInput("policies are strings".into()))
+            })
+            .collect::<Result<_>>()?,
+        Some(_) => {
+            return Err(Error::InvalidInput(
+                "\"policies\" is a list of names".into(),
+            ));
+        }
+    };
+    // A token cannot grant what it does not have, unless it is root.
+    if !principal.is_root()
+        && let Some(extra) = policies.iter().find(|p| !principal.policies.contains(p))
+    {
+        return Err(Error::PermissionDenied(format!(
+            "cannot grant policy {extra:?} that this token does not hold"
+        )));
+    }
+    let ttl = match data.and_then(|d| d.get("ttl")) {
+        Some(v) => parse_ttl(v)?,
+        None => 768 * 3600, // Vault's default of 32 days
+    };
+    let max_ttl = match data.and_then(|d| d.get("explicit_max_ttl")) {
+        Some(v) => parse_ttl(v)?,
+        None => 0,
+    };
+    let kind = match field_str(data, "type")? {
+        None | Some("service") => Kind::Token,
+        Some("api_key") => Kind::ApiKey,
+        Some(other) => return Err(Error::InvalidInput(format!("unknown token type {other:?}"))),
+    };
+    let issued = core
+        .tokens(active)
+        .create(NewToken {
+            kind,
+            policies,
+            display_name: field_str(data, "display_name")?
+                .unwrap_or("token")
+                .to_owned(),
+            ttl,
+            max_ttl,
+            renewable: data
+                .and_then(|d| d.get("renewable"))
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            id: None,
+        })
+        .await?;
+    Ok(Response::auth(auth_block(
+        Some(&issued.secret),
+        &issued.entry,
+    )))
+}
+
+fn auth_block(secret: Option<&str>, entry: &TokenEntry) -> Value {
+    let mut auth = json!({
+        "accessor": entry.accessor,
+        "policies": entry.policies,
+        "token_policies": entry.policies,
+        "lease_duration": entry.expires.map_or(0, |e| (e - now()).max(0)),
+        "renewable": entry.renewable,
+        "token_type": match entry.kind { Kind::Token => "service", Kind::ApiKey => "api_key" },
+    });
+    if let (Some(secret), Some(obj)) = (secret, auth.as_object_mut()) {
+        obj.insert("client_token".into(), secret.into());
+    }
+    auth
+}
+
+fn token_data(entry: &TokenEntry) -> Value {
+    json!({
+        "accessor": entry.accessor,
+        "policies": entry.policies,
+        "display_name": entry.display_name,
+        "creation_time": entry.created,
+        "expire_time": entry.expires,
+        "ttl": entry.expires.map_or(0, |e| (e - now()).max(0)),
+        "renewable": entry.renewable,
+        "type": match entry.kind { Kind::Token => "service", Kind::ApiKey => "api_key" },
+    })
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn field_str<'a>(data: Option<&'a Value>, name: &str) -> Result<Option<&'a str>> {
+    match data.and_then(|d| d.get(name)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Error::InvalidInput(format!("{name:?} must be a string"))),
+    }
+}
+
+fn required<'a>(data: Option<&'a Value>, name: &str) -> Result<&'a str> {
+    field_str(data, name)?.ok_or_else(|| Error::InvalidInput(format!("missing {name:?}")))
+}
+
+/// A TTL as Vault takes it: seconds as a number or string, or a number with `s`, `m`, `h` or
+/// `d`.
+pub(crate) fn parse_ttl(value: &Value) -> Result<u64> {
+    let bad = || Error::InvalidInput(format!("invalid duration {value}"));
+    match value {
+        Value::Number(n) => n.as_u64().ok_or_else(bad),
+        Value::String(s) => {
+            let s = s.trim();
+            let (digits, scale) = match s.char_indices().last() {
+                Some((i, 's')) => (&s[..i], 1),
+                Some((i, 'm')) => (&s[..i], 60),
+                Some((i, 'h')) => (&s[..i], 3600),
+                Some((i, 'd')) => (&s[..i], 86_400),
+                _ => (s, 1),
+            };
+            let n: u64 = digits.parse().map_err(|_| bad())?;
+            n.checked_mul(scale).ok_or_else(bad)
+        }
+        _ => Err(bad()),
+    }
+}
