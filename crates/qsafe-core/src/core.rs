@@ -13,11 +13,13 @@ use crate::audit::{AuditLog, AuditSalt, Record};
 use crate::engine::{Engine, EngineFactory, EngineRequest, Operation, Response};
 use crate::error::{Error, Result};
 use crate::mount::{MOUNTS_PATH, MountEntry, MountTable};
-use crate::policy::{Acl, Policy};
+use crate::policy::{Acl, Capability, Policy};
 use crate::token::{Kind, NewToken, ROOT_POLICY, TokenEntry, TokenStore};
 
 /// Where the audit salt is stored.
 pub const AUDIT_SALT_PATH: &str = "core/audit-salt";
+/// Paths that need `sudo` besides the operation's capability.
+const ROOT_PROTECTED: [&str; 2] = ["sys/seal", "sys/rotate"];
 /// Storage prefix of ACL policies, by name.
 pub const POLICY_PREFIX: &str = "sys/policy/";
 
@@ -169,6 +171,11 @@ impl Core {
             self.activate().await?;
         }
         Ok(status)
+    }
+
+    /// Forgets the unseal shares given so far.
+    pub fn reset_unseal_progress(&self) {
+        self.seal.reset_progress();
     }
 
     /// Unseals with the whole unseal key (auto-unseal) and activates.
@@ -351,6 +358,10 @@ impl Core {
         if path.starts_with("sys/") || path.starts_with("auth/") {
             let capability = request.operation.capability(true);
             if !self_service && !acl.allows(path, capability) {
+                return Err(denied(path));
+            }
+            // Root-protected paths need `sudo` as well (Vault's list, for what qsafe has).
+            if ROOT_PROTECTED.contains(&path) && !acl.allows(path, Capability::Sudo) {
                 return Err(denied(path));
             }
             audit_request()?;

@@ -70,6 +70,24 @@ pub(crate) async fn handle(
             let name = &p["sys/policies/acl/".len()..];
             policy(core, op, name, data).await
         }
+        (Write, "sys/seal") => {
+            core.seal();
+            Ok(Response::empty())
+        }
+        (Write, "sys/rotate") => {
+            core.barrier().rotate().await?;
+            Ok(Response::empty())
+        }
+        (Read, "sys/key-status") => {
+            let (term, installed) = core.barrier().key_status()?;
+            Ok(Response::data(
+                json!({"term": term, "install_time": installed}),
+            ))
+        }
+        (Write, p) if p.starts_with("sys/audit-hash/") => {
+            let input = required(data, "input")?;
+            Ok(Response::data(json!({"hash": core.audit_hash(input)?})))
+        }
         (Write, "auth/token/create") => create_token(core, active, principal, data).await,
         (Read | Write, "auth/token/lookup-self") => Ok(Response::data(token_data(principal))),
         (Write, "auth/token/lookup-accessor") => {

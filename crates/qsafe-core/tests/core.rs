@@ -401,3 +401,58 @@ async fn unmount_removes_the_data_and_mount_paths_are_checked() {
         Err(Error::Conflict(_))
     ));
 }
+
+#[tokio::test]
+async fn root_protected_paths_need_sudo() {
+    let (_dir, _storage, _device, core, _shares, root) = setup().await;
+    let ops = r#"path "sys/rotate" { capabilities = ["update"] }
+path "sys/seal" { capabilities = ["update"] }
+path "auth/token/create" { capabilities = ["update"] }"#;
+    let with_sudo = r#"path "sys/rotate" { capabilities = ["update", "sudo"] }"#;
+    for (name, text) in [("ops", ops), ("ops-sudo", with_sudo)] {
+        let body = Some(json!({ "policy": text }));
+        core.execute(req(
+            Operation::Write,
+            &format!("sys/policies/acl/{name}"),
+            body,
+            &root,
+        ))
+        .await
+        .unwrap();
+    }
+    let token = |policies: Value| {
+        let core = &core;
+        let root = root.clone();
+        async move {
+            let body = Some(json!({ "policies": policies }));
+            let r = core
+                .execute(req(Operation::Write, "auth/token/create", body, &root))
+                .await
+                .unwrap();
+            r.auth.unwrap()["client_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let ops_token = token(json!(["ops"])).await;
+    let sudo_token = token(json!(["ops-sudo"])).await;
+    for path in ["sys/rotate", "sys/seal"] {
+        let r = core
+            .execute(req(Operation::Write, path, None, &ops_token))
+            .await;
+        assert!(
+            matches!(r, Err(Error::PermissionDenied(_))),
+            "{path} without sudo"
+        );
+    }
+    core.execute(req(Operation::Write, "sys/rotate", None, &sudo_token))
+        .await
+        .unwrap();
+    let status = core
+        .execute(req(Operation::Read, "sys/key-status", None, &root))
+        .await
+        .unwrap();
+    assert_eq!(status.data.unwrap()["term"], 2);
+    core.execute(req(Operation::Write, "sys/seal", None, &root))
+        .await
+        .unwrap();
+    assert!(core.seal_status().await.unwrap().sealed);
+}

@@ -25,6 +25,8 @@ enum Command {
     /// Offline key, signature and encryption tools over files (`-` is stdin/stdout).
     #[command(subcommand)]
     Crypto(commands::crypto::CryptoCommand),
+    /// Start a development server: embedded SQLite, initialized and unsealed, TLS with a dev CA.
+    Dev(commands::dev::Dev),
     /// Audit log tools (offline).
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crypto(cmd) => commands::crypto::run(cmd),
         Command::Audit(cmd) => commands::audit::run(cmd),
+        Command::Dev(args) => commands::dev::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

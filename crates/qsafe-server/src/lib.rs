@@ -1,0 +1,9 @@
+//! qsafe's HTTP layer (DESIGN.md §2): the Vault-shaped router over `Core::execute`, error
+//! mapping, and the post-quantum TLS listener. No domain logic lives here.
+
+pub mod error;
+pub mod router;
+pub mod tls;
+
+pub use error::ApiError;
+pub use router::router;

@@ -1,0 +1,258 @@
+//! The Vault-shaped HTTP API over `Core` (docs/api.md): the unauthenticated seal endpoints and
+//! health, and everything else under `/v1/` through `Core::execute`. Handlers only extract,
+//! call and map.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use qsafe_core::{Core, Credential, Operation, Request};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::error::ApiError;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    core: Arc<Core>,
+    requests: Arc<AtomicU64>,
+}
+
+/// The API router over `core`.
+pub fn router(core: Arc<Core>) -> Router {
+    let state = AppState {
+        core,
+        requests: Arc::new(AtomicU64::new(0)),
+    };
+    Router::new()
+        .route("/v1/sys/health", get(health).head(health))
+        .route("/v1/sys/seal-status", get(seal_status))
+        .route("/v1/sys/init", get(init_status).put(init).post(init))
+        .route("/v1/sys/unseal", post(unseal).put(unseal))
+        .route("/v1/{*path}", any(logical))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+fn request_id(state: &AppState) -> String {
+    format!("{:016x}", state.requests.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Vault's health codes: 200 active, 501 not initialized, 503 sealed.
+async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let status = state.core.seal_status().await?;
+    let code = match (status.initialized, status.sealed) {
+        (false, _) => StatusCode::NOT_IMPLEMENTED,
+        (true, true) => StatusCode::SERVICE_UNAVAILABLE,
+        (true, false) => StatusCode::OK,
+    };
+    let body = json!({
+        "initialized": status.initialized,
+        "sealed": status.sealed,
+        "standby": false,
+        "server_time_utc": time::OffsetDateTime::now_utc().unix_timestamp(),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    Ok((code, Json(body)).into_response())
+}
+
+async fn seal_status_body(core: &Core) -> Result<Value, ApiError> {
+    let status = core.seal_status().await?;
+    let (kind, n, t) = match &status.config {
+        Some(c) => (
+            match c.kind {
+                qsafe_store::SealKind::Shamir => "shamir",
+                qsafe_store::SealKind::Auto => "auto",
+            },
+            c.secret_shares,
+            c.secret_threshold,
+        ),
+        None => ("shamir", 0, 0),
+    };
+    Ok(json!({
+        "type": kind,
+        "initialized": status.initialized,
+        "sealed": status.sealed,
+        "t": t,
+        "n": n,
+        "progress": status.progress,
+        "nonce": "",
+        "version": env!("CARGO_PKG_VERSION"),
+        "migration": false,
+        "recovery_seal": false,
+        "storage_type": "sql",
+    }))
+}
+
+async fn seal_status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(seal_status_body(&state.core).await?))
+}
+
+async fn init_status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let status = state.core.seal_status().await?;
+    Ok(Json(json!({"initialized": status.initialized})))
+}
+
+#[derive(Deserialize)]
+struct InitBody {
+    secret_shares: u8,
+    secret_threshold: u8,
+}
+
+async fn init(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let body: InitBody = parse_json(&body)?;
+    let out = state
+        .core
+        .init(body.secret_shares, body.secret_threshold, None, None)
+        .await?;
+    let base64: Vec<&str> = out.shares.iter().map(|s| s.as_str()).collect();
+    let hex_keys: Vec<String> = out.shares.iter().map(|s| base64_to_hex(s)).collect();
+    Ok(Json(json!({
+        "keys": hex_keys,
+        "keys_base64": base64,
+        "root_token": out.root_token.as_str(),
+    })))
+}
+
+#[derive(Deserialize)]
+struct UnsealBody {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    reset: bool,
+}
+
+async fn unseal(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let body: UnsealBody = parse_json(&body)?;
+    if body.reset {
+        state.core.reset_unseal_progress();
+    } else {
+        let key = body
+            .key
+            .ok_or_else(|| ApiError::bad_request("missing \"key\""))?;
+        let key = Zeroizing::new(key);
+        // The Vault CLI sends shares as given: hex or base64.
+        let share = match hex::decode(key.trim()) {
+            Ok(bytes) => Zeroizing::new(base64_encode(&bytes)),
+            Err(_) => Zeroizing::new(key.trim().to_owned()),
+        };
+        state.core.submit_share(&share).await?;
+    }
+    Ok(Json(seal_status_body(&state.core).await?))
+}
+
+#[derive(Deserialize)]
+struct LogicalQuery {
+    #[serde(default)]
+    list: Option<String>,
+}
+
+async fn logical(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    method: Method,
+    Path(path): Path<String>,
+    Query(query): Query<LogicalQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let listing = query
+        .list
+        .as_deref()
+        .is_some_and(|v| v == "true" || v == "1");
+    let operation = match method.as_str() {
+        "GET" | "HEAD" if listing => Operation::List,
+        "GET" | "HEAD" => Operation::Read,
+        "POST" | "PUT" => Operation::Write,
+        "PATCH" => Operation::Patch,
+        "DELETE" => Operation::Delete,
+        "LIST" => Operation::List,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("method {other} not allowed"),
+            ));
+        }
+    };
+    let data = if body.is_empty() {
+        None
+    } else {
+        Some(parse_json::<Value>(&body)?)
+    };
+    let id = request_id(&state);
+    let response = state
+        .core
+        .execute(Request {
+            operation,
+            path: path.trim_start_matches('/').to_owned(),
+            data,
+            credential: credential(&headers),
+            client: Some(client.ip().to_string()),
+            id: id.clone(),
+        })
+        .await?;
+    if response.data.is_none() && response.auth.is_none() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    Ok(Json(json!({
+        "request_id": id,
+        "lease_id": "",
+        "renewable": false,
+        "lease_duration": 0,
+        "data": response.data,
+        "auth": response.auth,
+        "warnings": if response.warnings.is_empty() { Value::Null } else { json!(response.warnings) },
+    }))
+    .into_response())
+}
+
+/// The token or API key a request carries: `X-Vault-Token`, `Authorization: Bearer`, or
+/// `X-Api-Key`.
+fn credential(headers: &HeaderMap) -> Credential {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| Zeroizing::new(v.trim().to_owned()))
+    };
+    if let Some(token) = header("x-vault-token") {
+        return Credential::Token(token);
+    }
+    if let Some(auth) = header("authorization")
+        && let Some(token) = auth.strip_prefix("Bearer ")
+    {
+        return Credential::Token(Zeroizing::new(token.trim().to_owned()));
+    }
+    if let Some(key) = header("x-api-key") {
+        return Credential::ApiKey(key);
+    }
+    Credential::None
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64ct::Encoding as _;
+    base64ct::Base64::encode_string(bytes)
+}
+
+fn base64_to_hex(b64: &str) -> String {
+    use base64ct::Encoding as _;
+    base64ct::Base64::decode_vec(b64)
+        .map(hex::encode)
+        .unwrap_or_default()
+}

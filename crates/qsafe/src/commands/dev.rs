@@ -1,0 +1,218 @@
+//! `qsafe dev`: a real server for trying qsafe and for tests — embedded SQLite in a temporary or
+//! given directory, initialized and unsealed automatically, TLS with a dev CA written to
+//! `DIR/ca.pem`, audit to `DIR/audit.log`. Not for production: the unseal key sits beside the
+//! data in `DIR/unseal.key`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use qsafe_core::Core;
+use qsafe_core::audit::AuditLog;
+use qsafe_store::{Barrier, Seal, SqlStorage, UnsealKey};
+use zeroize::Zeroizing;
+
+use crate::Failure;
+
+#[derive(Debug, Args)]
+pub(crate) struct Dev {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8200")]
+    listen: SocketAddr,
+    /// Use this root token ID (like Vault's -dev-root-token-id) on first start.
+    #[arg(long, env = "QSAFE_DEV_ROOT_TOKEN_ID")]
+    root_token: Option<String>,
+    /// Keep data here across restarts (default: a temporary directory removed on exit).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Serve plain HTTP instead of TLS.
+    #[arg(long)]
+    insecure_http: bool,
+    /// Refuse TLS clients that cannot verify ML-DSA or do not offer X25519MLKEM768.
+    #[arg(long)]
+    pq_only: bool,
+}
+
+pub(crate) fn run(args: Dev) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(e.into()))?;
+    runtime.block_on(serve(args))
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)
+}
+
+async fn serve(args: Dev) -> Result<(), Failure> {
+    let internal = |e: anyhow::Error| Failure::Internal(e);
+    let temp;
+    let dir = match &args.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating {}", dir.display()))
+                .map_err(Failure::Input)?;
+            dir.clone()
+        }
+        None => {
+            temp = tempfile::tempdir().map_err(|e| internal(e.into()))?;
+            temp.path().to_owned()
+        }
+    };
+    let storage = SqlStorage::open_sqlite(&dir.join("qsafe.db"), 8)
+        .await
+        .context("opening the database")
+        .map_err(internal)?;
+    let mut audit = AuditLog::new();
+    audit
+        .add_file(&dir.join("audit.log"))
+        .map_err(|e| internal(e.into()))?;
+    let seal = Arc::new(Seal::new(Arc::new(Barrier::new(Arc::new(storage)))));
+    let core = Arc::new(Core::new(seal, audit));
+
+    let key_path = dir.join("unseal.key");
+    let root_token = if core
+        .seal_status()
+        .await
+        .map_err(|e| internal(e.into()))?
+        .initialized
+    {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(&key_path)
+                .with_context(|| format!("reading {}", key_path.display()))
+                .map_err(Failure::Input)?,
+        );
+        let key = UnsealKey::from_base64(&text).map_err(|e| Failure::Input(e.into()))?;
+        core.unseal_with_key(&key)
+            .await
+            .map_err(|e| internal(e.into()))?;
+        None
+    } else {
+        let key = UnsealKey::generate(&qsafe_crypto::Rng::new()).map_err(|e| internal(e.into()))?;
+        write_private(&key_path, key.to_base64().as_bytes()).map_err(|e| internal(e.into()))?;
+        let out = core
+            .init(
+                1,
+                1,
+                Some(&key),
+                args.root_token.clone().map(Zeroizing::new),
+            )
+            .await
+            .map_err(|e| Failure::Input(e.into()))?;
+        Some(out.root_token)
+    };
+
+    let app =
+        qsafe_server::router(core.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+
+    let (scheme, ca_path) = if args.insecure_http {
+        ("http", None)
+    } else {
+        let names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        let certs = qsafe_server::tls::dev_certificates(&names).map_err(|e| internal(e.into()))?;
+        let ca_path = dir.join("ca.pem");
+        std::fs::write(&ca_path, &certs.ca_bundle_pem).map_err(|e| internal(e.into()))?;
+        let config =
+            qsafe_server::tls::server_config(&certs.ml_dsa, Some(&certs.ecdsa), args.pq_only)
+                .map_err(|e| internal(e.into()))?;
+        ("https", Some((ca_path, config)))
+    };
+
+    let addr_handle = handle.clone();
+    let announce = async move {
+        let Some(addr) = addr_handle.listening().await else {
+            return;
+        };
+        println!("qsafe dev server listening on {scheme}://{addr}");
+        println!("data directory: {}", dir.display());
+        match &root_token {
+            Some(token) => println!("root token: {}", token.as_str()),
+            None => println!("root token: as printed when this data directory was first used"),
+        }
+        println!("audit log: {}", dir.join("audit.log").display());
+        let token = root_token.as_ref().map_or("<root token>", |t| t.as_str());
+        match &ca_cert_path(&dir, scheme) {
+            Some(ca) => {
+                println!("CA to trust: {}", ca.display());
+                println!(
+                    "\n    export QSAFE_ADDR={scheme}://{addr} QSAFE_TOKEN={token} QSAFE_CACERT={}",
+                    ca.display()
+                );
+            }
+            None => println!("\n    export QSAFE_ADDR={scheme}://{addr} QSAFE_TOKEN={token}"),
+        }
+        println!(
+            "\nDevelopment mode: the unseal key is stored beside the data. Do not use in production."
+        );
+    };
+    tokio::spawn(announce);
+
+    let served = match ca_path {
+        Some((_, config)) => {
+            let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
+            axum_server::bind_rustls(args.listen, tls)
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+        None => {
+            axum_server::bind(args.listen)
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+    };
+    served
+        .with_context(|| format!("listening on {}", args.listen))
+        .map_err(Failure::Input)?;
+    core.seal();
+    Ok(())
+}
+
+fn ca_cert_path(dir: &Path, scheme: &str) -> Option<PathBuf> {
+    (scheme == "https").then(|| dir.join("ca.pem"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
