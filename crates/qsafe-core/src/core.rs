@@ -447,6 +447,10 @@ impl Core {
         Ok(Some(Policy::parse(name, text)?))
     }
 
+    pub(crate) fn rng(&self) -> &Rng {
+        &self.rng
+    }
+
     pub(crate) fn barrier(&self) -> &Arc<qsafe_store::Barrier> {
         self.seal.barrier()
     }

@@ -88,6 +88,11 @@ pub(crate) async fn handle(
             let input = required(data, "input")?;
             Ok(Response::data(json!({"hash": core.audit_hash(input)?})))
         }
+        (Read | Write, p) if p == "sys/random" || p.starts_with("sys/random/") => {
+            random(core, p, data)
+        }
+        // The server renders the metrics; the core only authorizes and audits the read.
+        (Read, "sys/metrics") => Ok(Response::data(json!({}))),
         (Write, "auth/token/create") => create_token(core, active, principal, data).await,
         (Read | Write, "auth/token/lookup-self") => Ok(Response::data(token_data(principal))),
         (Write, "auth/token/lookup-accessor") => {
@@ -127,6 +132,40 @@ pub(crate) async fn handle(
             request.operation.as_str()
         ))),
     }
+}
+
+/// Largest `sys/random` answer, in bytes.
+const MAX_RANDOM: usize = 128 * 1024;
+
+/// `sys/random[/:bytes]` with `{"bytes", "format": "base64"|"hex"}`: bytes from qsafe's `Rng`.
+fn random(core: &Core, path: &str, data: Option<&Value>) -> Result<Response> {
+    let from_path = path.strip_prefix("sys/random/").filter(|s| !s.is_empty());
+    let bytes = match (from_path, data.and_then(|d| d.get("bytes"))) {
+        (Some(n), _) => n
+            .parse::<usize>()
+            .map_err(|_| Error::InvalidInput(format!("invalid byte count {n:?}")))?,
+        (None, Some(v)) => v
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| Error::InvalidInput("\"bytes\" is a number".into()))?,
+        (None, None) => 32,
+    };
+    if bytes == 0 || bytes > MAX_RANDOM {
+        return Err(Error::InvalidInput(format!(
+            "bytes must be 1 to {MAX_RANDOM}"
+        )));
+    }
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; bytes]);
+    core.rng().fill(&mut buf)?;
+    let encoded = match field_str(data, "format")?.unwrap_or("base64") {
+        "base64" => {
+            use base64ct::Encoding as _;
+            base64ct::Base64::encode_string(&buf)
+        }
+        "hex" => hex::encode(&*buf),
+        other => return Err(Error::InvalidInput(format!("unknown format {other:?}"))),
+    };
+    Ok(Response::data(json!({ "random_bytes": encoded })))
 }
 
 async fn policy(core: &Core, op: Operation, name: &str, data: Option<&Value>) -> Result<Response> {

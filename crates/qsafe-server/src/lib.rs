@@ -2,6 +2,7 @@
 //! mapping, and the post-quantum TLS listener. No domain logic lives here.
 
 pub mod error;
+pub mod metrics;
 pub mod router;
 pub mod tls;
 

@@ -5,10 +5,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -18,6 +20,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -27,6 +30,7 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub struct AppState {
     core: Arc<Core>,
     requests: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
 }
 
 /// The API router over `core`.
@@ -34,15 +38,61 @@ pub fn router(core: Arc<Core>) -> Router {
     let state = AppState {
         core,
         requests: Arc::new(AtomicU64::new(0)),
+        metrics: Arc::new(Metrics::default()),
     };
     Router::new()
         .route("/v1/sys/health", get(health).head(health))
+        .route("/v1/sys/metrics", get(metrics))
         .route("/v1/sys/seal-status", get(seal_status))
         .route("/v1/sys/init", get(init_status).put(init).post(init))
         .route("/v1/sys/unseal", post(unseal).put(unseal))
         .route("/v1/{*path}", any(logical))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
+}
+
+/// Counts every request for `/v1/sys/metrics`.
+async fn count(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .observe(&method, response.status().as_u16(), started);
+    response
+}
+
+/// Prometheus text; the token needs `read` on `sys/metrics`.
+async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state
+        .core
+        .execute(Request {
+            operation: Operation::Read,
+            path: "sys/metrics".into(),
+            data: None,
+            credential: credential(&headers),
+            client: Some(client.ip().to_string()),
+            id: request_id(&state),
+        })
+        .await?;
+    let sealed = state.core.seal_status().await?.sealed;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(sealed),
+    )
+        .into_response())
 }
 
 fn request_id(state: &AppState) -> String {

@@ -169,6 +169,37 @@ async fn dev_server_serves_pq_tls_and_refuses_requests_without_a_token() {
         .unwrap();
     assert_eq!(huge.status(), 413);
 
+    let random: serde_json::Value = http
+        .post(format!("{base}/sys/random/48"))
+        .header("X-Vault-Token", "dev-root")
+        .json(&serde_json::json!({"format": "hex"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(random["data"]["random_bytes"].as_str().unwrap().len(), 96);
+    let metrics = http
+        .get(format!("{base}/sys/metrics"))
+        .header("X-Vault-Token", "dev-root")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("qsafe_requests_total{method=\"GET\",code=\"403\"}"),
+        "{text}"
+    );
+    assert!(text.contains("qsafe_sealed 0"), "{text}");
+    let anonymous_metrics = http
+        .get(format!("{base}/sys/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous_metrics.status(), 403);
+
     // Debian 12's curl (OpenSSL 3.0) cannot verify ML-DSA: it gets the ECDSA certificate from
     // the same CA bundle.
     match Command::new("curl").arg("--version").output() {
