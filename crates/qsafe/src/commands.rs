@@ -1,5 +1,6 @@
 //! The command groups of the `qsafe` binary.
 
 pub(crate) mod audit;
+pub(crate) mod client;
 pub(crate) mod crypto;
 pub(crate) mod dev;

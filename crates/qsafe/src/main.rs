@@ -2,8 +2,10 @@
 //! transparency log and signing service. This build carries the offline `qsafe crypto` and
 //! `qsafe audit` tools.
 //!
-//! Exit codes: 0 success; 1 a signature or ciphertext did not verify; 2 bad usage or bad input
-//! (unreadable file, malformed key, wrong algorithm); 3 an internal failure.
+//! Exit codes: 0 success; 1 a signature, ciphertext or audit chain did not verify; 2 bad usage or
+//! bad input (unreadable file, malformed key, wrong algorithm, a request the server refused), and
+//! for `qsafe status` a sealed server (as Vault's CLI); 3 an internal failure (including an
+//! unreachable server).
 
 mod commands;
 mod fileio;
@@ -27,6 +29,32 @@ enum Command {
     Crypto(commands::crypto::CryptoCommand),
     /// Start a development server: embedded SQLite, initialized and unsealed, TLS with a dev CA.
     Dev(commands::dev::Dev),
+    /// Seal status of the server (exit 0 unsealed, 2 sealed, as Vault's CLI).
+    Status {
+        #[command(flatten)]
+        conn: commands::client::Connection,
+    },
+    /// Initialize, unseal and seal a server.
+    Operator {
+        #[command(subcommand)]
+        cmd: commands::client::OperatorCommand,
+        #[command(flatten)]
+        conn: commands::client::Connection,
+    },
+    /// Create, look up and revoke tokens and API keys.
+    Token {
+        #[command(subcommand)]
+        cmd: commands::client::TokenCommand,
+        #[command(flatten)]
+        conn: commands::client::Connection,
+    },
+    /// Write, read, list and delete ACL policies.
+    Policy {
+        #[command(subcommand)]
+        cmd: commands::client::PolicyCommand,
+        #[command(flatten)]
+        conn: commands::client::Connection,
+    },
     /// Audit log tools (offline).
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -41,6 +69,8 @@ pub(crate) enum Failure {
     Input(anyhow::Error),
     /// Something that should not fail did (exit 3).
     Internal(anyhow::Error),
+    /// `qsafe status` found the server sealed (exit 2, as Vault's CLI).
+    Sealed,
 }
 
 impl Failure {
@@ -49,12 +79,14 @@ impl Failure {
             Self::Rejected(_) => 1,
             Self::Input(_) => 2,
             Self::Internal(_) => 3,
+            Self::Sealed => 2,
         }
     }
 
-    fn error(&self) -> &anyhow::Error {
+    fn error(&self) -> Option<&anyhow::Error> {
         match self {
-            Self::Rejected(e) | Self::Input(e) | Self::Internal(e) => e,
+            Self::Rejected(e) | Self::Input(e) | Self::Internal(e) => Some(e),
+            Self::Sealed => None,
         }
     }
 }
@@ -76,11 +108,17 @@ fn main() -> ExitCode {
         Command::Crypto(cmd) => commands::crypto::run(cmd),
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Dev(args) => commands::dev::run(args),
+        Command::Status { conn } => commands::client::status(&conn),
+        Command::Operator { cmd, conn } => commands::client::operator(cmd, &conn),
+        Command::Token { cmd, conn } => commands::client::token(cmd, &conn),
+        Command::Policy { cmd, conn } => commands::client::policy(cmd, &conn),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("qsafe: {:#}", failure.error());
+            if let Some(error) = failure.error() {
+                eprintln!("qsafe: {error:#}");
+            }
             ExitCode::from(failure.exit_code())
         }
     }

@@ -1,0 +1,186 @@
+//! The qsafe SDK (DESIGN.md §2): a client for qsafe's Vault-shaped API over TLS with
+//! X25519MLKEM768 and ML-DSA certificate verification (rustls on aws-lc-rs). So far the raw
+//! request layer the CLI uses; typed engine clients, certificate rotation and field encryption
+//! build on it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+/// What went wrong talking to qsafe.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is unusable (address, CA file).
+    #[error("{0}")]
+    Config(String),
+    /// The request did not get an answer.
+    #[error("cannot reach {addr}: {source}")]
+    Transport {
+        /// The server address.
+        addr: String,
+        /// Why.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an error.
+    #[error("{status}: {}", .errors.join("; "))]
+    Api {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The `errors` of the body.
+        errors: Vec<String>,
+    },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where and how to reach qsafe.
+#[derive(Clone)]
+pub struct Config {
+    /// `https://host:port`.
+    pub addr: String,
+    /// A token (`X-Vault-Token`).
+    pub token: Option<Zeroizing<String>>,
+    /// PEM CA bundle to trust instead of none (qsafe's dev CA, or your own).
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("ca_cert", &self.ca_cert)
+            .finish()
+    }
+}
+
+impl Config {
+    /// From `QSAFE_ADDR`/`QSAFE_TOKEN`/`QSAFE_CACERT`, falling back to Vault's `VAULT_ADDR`,
+    /// `VAULT_TOKEN`, `VAULT_CACERT`; the address defaults to `https://127.0.0.1:8200`.
+    pub fn from_env() -> Self {
+        let var = |q: &str, v: &str| std::env::var(q).or_else(|_| std::env::var(v)).ok();
+        Self {
+            addr: var("QSAFE_ADDR", "VAULT_ADDR")
+                .unwrap_or_else(|| "https://127.0.0.1:8200".into()),
+            token: var("QSAFE_TOKEN", "VAULT_TOKEN").map(Zeroizing::new),
+            ca_cert: var("QSAFE_CACERT", "VAULT_CACERT").map(PathBuf::from),
+        }
+    }
+}
+
+/// A connection to one qsafe server.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    config: Config,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+fn roots(ca: Option<&Path>) -> Result<rustls::RootCertStore> {
+    let mut roots = rustls::RootCertStore::empty();
+    let Some(ca) = ca else {
+        return Ok(roots);
+    };
+    let certs = CertificateDer::pem_file_iter(ca)
+        .map_err(|e| Error::Config(format!("{}: {e}", ca.display())))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| Error::Config(format!("{}: {e}", ca.display())))?;
+        roots
+            .add(cert)
+            .map_err(|e| Error::Config(format!("{}: {e}", ca.display())))?;
+    }
+    if roots.is_empty() {
+        return Err(Error::Config(format!("{}: no certificates", ca.display())));
+    }
+    Ok(roots)
+}
+
+impl Client {
+    /// A client for `config`. TLS trusts only `config.ca_cert` (qsafe has no implicit trust
+    /// store yet).
+    pub fn new(config: Config) -> Result<Self> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Config(e.to_string()))?
+            .with_root_certificates(roots(config.ca_cert.as_deref())?)
+            .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Self { http, config })
+    }
+
+    /// The server address.
+    pub fn addr(&self) -> &str {
+        &self.config.addr
+    }
+
+    /// Sends `method` to `/v1/<path>` with an optional JSON body; returns the JSON answer, or
+    /// `None` for 204.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Option<Value>> {
+        let url = format!(
+            "{}/v1/{}",
+            self.config.addr.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        let mut request = self.http.request(method, &url);
+        if let Some(token) = &self.config.token {
+            request = request.header("X-Vault-Token", token.as_str());
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let transport = |source| Error::Transport {
+            addr: self.config.addr.clone(),
+            source,
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        if status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let text = response.text().await.map_err(transport)?;
+        let value: Option<Value> = serde_json::from_str(&text).ok();
+        // Health answers its state with 501/503 and a normal body.
+        let health = path.trim_start_matches('/').starts_with("sys/health");
+        if status.is_success() || (health && value.is_some()) {
+            return Ok(value);
+        }
+        let errors = value
+            .as_ref()
+            .and_then(|v| v.get("errors"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![text.chars().take(200).collect()]);
+        Err(Error::Api { status, errors })
+    }
+}

@@ -1,0 +1,152 @@
+//! Black-box: the client commands (`status`, `policy`, `token`, `operator seal`) against a real
+//! `qsafe dev` over TLS, configured through QSAFE_* and VAULT_* variables, with their exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &Path) -> (Server, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qsafe"))
+        .args([
+            "dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--root-token",
+            "dev-root",
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("qsafe dev exited").unwrap();
+        if line.starts_with("qsafe dev server listening on") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (Server(child), port)
+}
+
+/// Runs qsafe with a clean environment plus `env`.
+fn qsafe(env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qsafe"));
+    cmd.args(args);
+    for var in [
+        "QSAFE_ADDR",
+        "QSAFE_TOKEN",
+        "QSAFE_CACERT",
+        "VAULT_ADDR",
+        "VAULT_TOKEN",
+        "VAULT_CACERT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied()).output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn client_commands_against_a_dev_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port) = start(dir.path());
+    let addr = format!("https://127.0.0.1:{port}");
+    let ca = dir.path().join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let root = [
+        ("QSAFE_ADDR", addr.as_str()),
+        ("QSAFE_TOKEN", "dev-root"),
+        ("QSAFE_CACERT", ca),
+    ];
+
+    let status = qsafe(&root, &["status"]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    assert!(text(&status).contains("Sealed           false"));
+
+    let policy = dir.path().join("app.hcl");
+    std::fs::write(
+        &policy,
+        "path \"secret/data/app/*\" {\n  capabilities = [\"read\"]\n}\n",
+    )
+    .unwrap();
+    let write = qsafe(&root, &["policy", "write", "app", policy.to_str().unwrap()]);
+    assert!(write.status.success(), "{}", text(&write));
+    assert!(
+        text(&qsafe(&root, &["policy", "list"]))
+            .lines()
+            .any(|l| l == "app")
+    );
+    assert!(text(&qsafe(&root, &["policy", "read", "app"])).contains("secret/data/app/*"));
+    std::fs::write(&policy, "path \"x\" { capabilities = [\"raed\"] }").unwrap();
+    let bad = qsafe(
+        &root,
+        &["policy", "write", "broken", policy.to_str().unwrap()],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("raed"));
+
+    let created = qsafe(
+        &root,
+        &["token", "create", "--policy", "app", "--ttl", "1h"],
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    let token = text(&created)
+        .lines()
+        .find_map(|l| l.strip_prefix("token ").map(|t| t.trim().to_owned()))
+        .unwrap();
+
+    // Vault's variable names work too.
+    let app = [
+        ("VAULT_ADDR", addr.as_str()),
+        ("VAULT_TOKEN", token.as_str()),
+        ("VAULT_CACERT", ca),
+    ];
+    let me = qsafe(&app, &["token", "lookup"]);
+    assert!(me.status.success(), "{}", text(&me));
+    assert!(text(&me).contains("\"app\""));
+    let denied = qsafe(&app, &["policy", "list"]);
+    assert_eq!(denied.status.code(), Some(2), "{}", text(&denied));
+    assert!(text(&denied).contains("permission denied"));
+    assert!(qsafe(&app, &["token", "revoke"]).status.success());
+    assert_eq!(qsafe(&app, &["token", "lookup"]).status.code(), Some(2));
+
+    let unreachable = [("QSAFE_ADDR", "https://127.0.0.1:1"), ("QSAFE_CACERT", ca)];
+    assert_eq!(qsafe(&unreachable, &["status"]).status.code(), Some(3));
+    let no_ca = [("QSAFE_ADDR", addr.as_str())];
+    assert_eq!(
+        qsafe(&no_ca, &["status"]).status.code(),
+        Some(3),
+        "an untrusted certificate fails"
+    );
+
+    let seal = qsafe(&root, &["operator", "seal"]);
+    assert!(seal.status.success(), "{}", text(&seal));
+    let sealed = qsafe(&root, &["status"]);
+    assert_eq!(sealed.status.code(), Some(2), "{}", text(&sealed));
+    assert!(text(&sealed).contains("Sealed           true"));
+}
