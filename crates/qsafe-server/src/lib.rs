@@ -7,4 +7,4 @@ pub mod router;
 pub mod tls;
 
 pub use error::ApiError;
-pub use router::router;
+pub use router::{router, router_with_auto_unseal};

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use qsafe_core::{Core, Credential, Operation, Request};
+use qsafe_store::UnsealKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -31,14 +32,22 @@ pub struct AppState {
     core: Arc<Core>,
     requests: Arc<AtomicU64>,
     metrics: Arc<Metrics>,
+    auto_unseal: Option<Arc<UnsealKey>>,
 }
 
 /// The API router over `core`.
 pub fn router(core: Arc<Core>) -> Router {
+    router_with_auto_unseal(core, None)
+}
+
+/// The API router over `core`, whose `sys/init` uses `auto_unseal` (when configured) instead of
+/// making Shamir shares.
+pub fn router_with_auto_unseal(core: Arc<Core>, auto_unseal: Option<Arc<UnsealKey>>) -> Router {
     let state = AppState {
         core,
         requests: Arc::new(AtomicU64::new(0)),
         metrics: Arc::new(Metrics::default()),
+        auto_unseal,
     };
     Router::new()
         .route("/v1/sys/health", get(health).head(health))
@@ -156,15 +165,26 @@ async fn init_status(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
 
 #[derive(Deserialize)]
 struct InitBody {
+    #[serde(default = "one")]
     secret_shares: u8,
+    #[serde(default = "one")]
     secret_threshold: u8,
+}
+
+fn one() -> u8 {
+    1
 }
 
 async fn init(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let body: InitBody = parse_json(&body)?;
     let out = state
         .core
-        .init(body.secret_shares, body.secret_threshold, None, None)
+        .init(
+            body.secret_shares,
+            body.secret_threshold,
+            state.auto_unseal.as_deref(),
+            None,
+        )
         .await?;
     let base64: Vec<&str> = out.shares.iter().map(|s| s.as_str()).collect();
     let hex_keys: Vec<String> = out.shares.iter().map(|s| base64_to_hex(s)).collect();

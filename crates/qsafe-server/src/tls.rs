@@ -19,6 +19,9 @@ pub enum TlsError {
     /// Certificate generation failed.
     #[error("certificate generation: {0}")]
     Generate(#[from] rcgen::Error),
+    /// A certificate or key file that cannot be read or parsed.
+    #[error("TLS files: {0}")]
+    Files(String),
     /// rustls refused a key or configuration.
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
@@ -37,6 +40,32 @@ impl fmt::Debug for Identity {
         f.debug_struct("Identity")
             .field("chain", &self.chain.len())
             .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// Reads a PEM certificate chain (leaf first) and a PEM PKCS#8 private key.
+    pub fn from_pem_files(
+        chain: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<Self, TlsError> {
+        use rustls::pki_types::pem::PemObject as _;
+        let bad = |path: &std::path::Path, e: &dyn fmt::Display| {
+            TlsError::Files(format!("{}: {e}", path.display()))
+        };
+        let certs = CertificateDer::pem_file_iter(chain)
+            .map_err(|e| bad(chain, &e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(chain, &e))?;
+        if certs.is_empty() {
+            return Err(bad(chain, &"no certificate"));
+        }
+        let key_der = PrivatePkcs8KeyDer::from_pem_file(key)
+            .map_err(|e| bad(key, &format!("{e} (a PKCS#8 \"PRIVATE KEY\" is expected)")))?;
+        Ok(Self {
+            chain: certs,
+            key: Zeroizing::new(key_der.secret_pkcs8_der().to_vec()),
+        })
     }
 }
 

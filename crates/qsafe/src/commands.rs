@@ -4,3 +4,4 @@ pub(crate) mod audit;
 pub(crate) mod client;
 pub(crate) mod crypto;
 pub(crate) mod dev;
+pub(crate) mod server;

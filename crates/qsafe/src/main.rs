@@ -27,6 +27,8 @@ enum Command {
     /// Offline key, signature and encryption tools over files (`-` is stdin/stdout).
     #[command(subcommand)]
     Crypto(commands::crypto::CryptoCommand),
+    /// Run the server from a configuration file (see docs/ops.md).
+    Server(commands::server::Server),
     /// Start a development server: embedded SQLite, initialized and unsealed, TLS with a dev CA.
     Dev(commands::dev::Dev),
     /// Seal status of the server (exit 0 unsealed, 2 sealed, as Vault's CLI).
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         Command::Crypto(cmd) => commands::crypto::run(cmd),
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Dev(args) => commands::dev::run(args),
+        Command::Server(args) => commands::server::run(args),
         Command::Status { conn } => commands::client::status(&conn),
         Command::Operator { cmd, conn } => commands::client::operator(cmd, &conn),
         Command::Token { cmd, conn } => commands::client::token(cmd, &conn),

@@ -194,7 +194,7 @@ fn ca_cert_path(dir: &Path, scheme: &str) -> Option<PathBuf> {
     (scheme == "https").then(|| dir.join("ca.pem"))
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
