@@ -104,8 +104,23 @@ impl From<qsafe_crypto::Error> for Failure {
     }
 }
 
+/// Logs to stderr, filtered by `QSAFE_LOG` (or `RUST_LOG`), default `info`. Log lines name
+/// paths, statuses and errors, never tokens, keys or values.
+fn init_logging() {
+    let filter = std::env::var("QSAFE_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Server(_) | Command::Dev(_)) {
+        init_logging();
+    }
     let result = match cli.command {
         Command::Crypto(cmd) => commands::crypto::run(cmd),
         Command::Audit(cmd) => commands::audit::run(cmd),
