@@ -52,6 +52,7 @@ pub fn router_with_auto_unseal(core: Arc<Core>, auto_unseal: Option<Arc<UnsealKe
     Router::new()
         .route("/v1/sys/health", get(health).head(health))
         .route("/v1/sys/metrics", get(metrics))
+        .route("/v1/sys/openapi.json", get(openapi))
         .route("/v1/sys/seal-status", get(seal_status))
         .route("/v1/sys/init", get(init_status).put(init).post(init))
         .route("/v1/sys/unseal", post(unseal).put(unseal))
@@ -59,6 +60,18 @@ pub fn router_with_auto_unseal(core: Arc<Core>, auto_unseal: Option<Arc<UnsealKe
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
+}
+
+/// The OpenAPI 3.1 document of this API (`src/openapi.json`; a test checks every path in it is
+/// served).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
 }
 
 /// Counts every request for `/v1/sys/metrics`.
