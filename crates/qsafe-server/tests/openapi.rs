@@ -86,6 +86,9 @@ async fn every_documented_operation_is_served() {
         let status = response.status().as_u16();
         let body = response.text().await.unwrap();
         // A 404 about a missing object (an unknown accessor) is fine; one about the route is not.
-        assert!(status != 405 && !body.contains("no handler"), "{method} {path}: {status} {body}");
+        assert!(
+            status != 405 && !body.contains("no handler"),
+            "{method} {path}: {status} {body}"
+        );
     }
 }
