@@ -57,14 +57,7 @@ pub(crate) async fn handle(
             Ok(Response::empty())
         }
         (List, "sys/policies/acl") => {
-            let page = core
-                .barrier()
-                .list(POLICY_PREFIX, None, qsafe_store::storage::MAX_PAGE)
-                .await?;
-            let mut keys: Vec<String> = page.keys;
-            keys.push(ROOT_POLICY.into());
-            keys.sort();
-            Ok(Response::data(json!({"keys": keys})))
+            Ok(Response::data(json!({"keys": policy_names(core).await?})))
         }
         (op, p) if p.starts_with("sys/policies/acl/") => {
             let name = &p["sys/policies/acl/".len()..];
@@ -72,13 +65,7 @@ pub(crate) async fn handle(
         }
         // Vault's older policy paths, which hvac and others still use.
         (Read | List, "sys/policy") => {
-            let page = core
-                .barrier()
-                .list(POLICY_PREFIX, None, qsafe_store::storage::MAX_PAGE)
-                .await?;
-            let mut keys: Vec<String> = page.keys;
-            keys.push(ROOT_POLICY.into());
-            keys.sort();
+            let keys = policy_names(core).await?;
             Ok(Response::data(json!({"keys": keys, "policies": keys})))
         }
         (op, p) if p.starts_with("sys/policy/") => {
@@ -192,6 +179,18 @@ fn random(core: &Core, path: &str, data: Option<&Value>) -> Result<Response> {
         other => return Err(Error::InvalidInput(format!("unknown format {other:?}"))),
     };
     Ok(Response::data(json!({ "random_bytes": encoded })))
+}
+
+/// Every policy name, `root` included, sorted.
+async fn policy_names(core: &Core) -> Result<Vec<String>> {
+    let page = core
+        .barrier()
+        .list(POLICY_PREFIX, None, qsafe_store::storage::MAX_PAGE)
+        .await?;
+    let mut keys = page.keys;
+    keys.push(ROOT_POLICY.into());
+    keys.sort();
+    Ok(keys)
 }
 
 async fn policy(core: &Core, op: Operation, name: &str, data: Option<&Value>) -> Result<Response> {

@@ -2,49 +2,12 @@
 //! `qsafe dev` over TLS, configured through QSAFE_* and VAULT_* variables, with their exit codes.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-struct Server(Child);
+#[path = "support/dev.rs"]
+mod dev;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &Path) -> (Server, u16) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qsafe"))
-        .args([
-            "dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--root-token",
-            "dev-root",
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("qsafe dev exited").unwrap();
-        if line.starts_with("qsafe dev server listening on") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    (Server(child), port)
-}
+use dev::{free_port, start_dev};
 
 /// Runs qsafe with a clean environment plus `env`.
 fn qsafe(env: &[(&str, &str)], args: &[&str]) -> Output {
@@ -74,7 +37,8 @@ fn text(out: &Output) -> String {
 #[test]
 fn client_commands_against_a_dev_server() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, port) = start(dir.path());
+    let port = free_port();
+    let _server = start_dev(dir.path(), port);
     let addr = format!("https://127.0.0.1:{port}");
     let ca = dir.path().join("ca.pem");
     let ca = ca.to_str().unwrap();

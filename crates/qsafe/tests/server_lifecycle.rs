@@ -3,22 +3,16 @@
 //! cycle, the database files hold no plaintext, the audit chain verifies.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+
+#[path = "support/dev.rs"]
+mod dev;
+
+use dev::{Server, free_port};
 
 use pem_rfc7468::LineEnding;
 use qsafe_server::tls::{Identity, dev_certificates};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn write_identity(dir: &Path, name: &str, identity: &Identity) -> (String, String) {
     let chain: String = identity
@@ -46,14 +40,10 @@ fn start(config: &Path) -> Server {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("qsafe server exited").unwrap();
-        if line.starts_with("qsafe server listening on https://") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    dev::wait_for(
+        child.stderr.take().unwrap(),
+        "qsafe server listening on https://",
+    );
     Server(child)
 }
 
@@ -93,11 +83,7 @@ fn init_unseal_seal_restart_cycle_keeps_data_and_leaks_nothing() {
     let (cert, key) = write_identity(d, "mldsa", &certs.ml_dsa);
     let (fcert, fkey) = write_identity(d, "ecdsa", &certs.ecdsa);
     std::fs::write(d.join("ca.pem"), &certs.ca_bundle_pem).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let config = d.join("qsafe.toml");
     std::fs::write(
         &config,

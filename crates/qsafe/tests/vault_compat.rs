@@ -4,54 +4,13 @@
 //! Both come from PyPI into `.venv/` (scripts/test-deps.sh); with `CI=true` a missing one fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
-struct Server(Child);
+#[path = "support/dev.rs"]
+mod dev;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &Path) -> (Server, u16) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qsafe"))
-        .args([
-            "dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--root-token",
-            "dev-root",
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    loop {
-        if lines
-            .next()
-            .expect("qsafe dev exited")
-            .unwrap()
-            .starts_with("qsafe dev server listening")
-        {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    (Server(child), port)
-}
+use dev::{free_port, start_dev};
 
 /// `.venv/bin/<name>`, or `None` (after saying so) when missing outside CI.
 fn peer(name: &str) -> Option<PathBuf> {
@@ -81,7 +40,8 @@ fn text(o: &Output) -> String {
 fn bao_cli_works_unchanged() {
     let Some(bao) = peer("bao") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (_server, port) = start(dir.path());
+    let port = free_port();
+    let _server = start_dev(dir.path(), port);
     let run = |token: &str, args: &[&str], stdin: Option<&str>| {
         let mut cmd = Command::new(&bao);
         cmd.args(args)
@@ -137,7 +97,8 @@ fn bao_cli_works_unchanged() {
 fn hvac_on_cpython_ssl_gets_the_ecdsa_certificate() {
     let Some(python) = peer("python") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (_server, port) = start(dir.path());
+    let port = free_port();
+    let _server = start_dev(dir.path(), port);
     let script = r#"
 import ssl, sys, socket, hvac
 url, ca = sys.argv[1], sys.argv[2]

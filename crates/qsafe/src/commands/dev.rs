@@ -168,30 +168,35 @@ async fn serve(args: Dev) -> Result<(), Failure> {
     };
     tokio::spawn(announce);
 
-    let served = match ca_path {
-        Some((_, config)) => {
-            let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
-            axum_server::bind_rustls(args.listen, tls)
-                .handle(handle)
-                .serve(app)
-                .await
-        }
-        None => {
-            axum_server::bind(args.listen)
-                .handle(handle)
-                .serve(app)
-                .await
-        }
-    };
-    served
-        .with_context(|| format!("listening on {}", args.listen))
-        .map_err(Failure::Input)?;
+    serve_until_shutdown(args.listen, app, ca_path.map(|(_, config)| config), handle).await?;
     core.seal();
     Ok(())
 }
 
 fn ca_cert_path(dir: &Path, scheme: &str) -> Option<PathBuf> {
     (scheme == "https").then(|| dir.join("ca.pem"))
+}
+
+/// Serves `app` on `listen` (TLS with `tls`, else plain HTTP) until `handle` shuts it down.
+pub(crate) async fn serve_until_shutdown(
+    listen: SocketAddr,
+    app: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
+    tls: Option<rustls::ServerConfig>,
+    handle: axum_server::Handle<SocketAddr>,
+) -> Result<(), Failure> {
+    let served = match tls {
+        Some(config) => {
+            let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
+            axum_server::bind_rustls(listen, tls)
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+        None => axum_server::bind(listen).handle(handle).serve(app).await,
+    };
+    served
+        .with_context(|| format!("listening on {listen}"))
+        .map_err(Failure::Input)
 }
 
 pub(crate) async fn shutdown_signal() {

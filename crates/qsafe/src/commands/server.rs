@@ -197,24 +197,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
             eprintln!("qsafe server listening on {scheme}://{addr}");
         }
     });
-    let served = match tls {
-        Some(tls) => {
-            let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls));
-            axum_server::bind_rustls(config.listen, tls)
-                .handle(handle)
-                .serve(app)
-                .await
-        }
-        None => {
-            axum_server::bind(config.listen)
-                .handle(handle)
-                .serve(app)
-                .await
-        }
-    };
-    served
-        .with_context(|| format!("listening on {}", config.listen))
-        .map_err(Failure::Input)?;
+    super::dev::serve_until_shutdown(config.listen, app, tls, handle).await?;
     core.seal();
     Ok(())
 }
