@@ -24,7 +24,7 @@ const ROOT_PROTECTED: [&str; 2] = ["sys/seal", "sys/rotate"];
 pub const POLICY_PREFIX: &str = "sys/policy/";
 
 /// The credential a request carries.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub enum Credential {
     /// None: only unauthenticated endpoints (served outside `execute`) accept it.
     #[default]
@@ -35,8 +35,18 @@ pub enum Credential {
     ApiKey(Zeroizing<String>),
 }
 
-/// A request as the core sees it.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "None",
+            Self::Token(_) => "Token(<redacted>)",
+            Self::ApiKey(_) => "ApiKey(<redacted>)",
+        })
+    }
+}
+
+/// A request as the core sees it. Its `Debug` shows neither the credential nor the data.
+#[derive(Clone)]
 pub struct Request {
     /// What is asked.
     pub operation: Operation,
@@ -52,13 +62,35 @@ pub struct Request {
     pub id: String,
 }
 
-/// What `init` returns, once: the unseal shares and the root token.
-#[derive(Debug)]
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("operation", &self.operation)
+            .field("path", &self.path)
+            .field("data", &self.data.as_ref().map(|_| "<redacted>"))
+            .field("credential", &self.credential)
+            .field("client", &self.client)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+/// What `init` returns, once: the unseal shares and the root token. `Debug` redacts both.
 pub struct InitOutput {
     /// Base64 shares (none for auto-unseal).
     pub shares: Vec<Zeroizing<String>>,
     /// The root token's secret.
     pub root_token: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for InitOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "InitOutput({} shares, root token: <redacted>)",
+            self.shares.len()
+        )
+    }
 }
 
 struct Mounted {

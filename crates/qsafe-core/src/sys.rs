@@ -299,9 +299,9 @@ fn auth_block(secret: Option<&str>, entry: &TokenEntry) -> Value {
         "accessor": entry.accessor,
         "policies": entry.policies,
         "token_policies": entry.policies,
-        "lease_duration": entry.expires.map_or(0, |e| (e - now()).max(0)),
+        "lease_duration": entry.remaining(now()),
         "renewable": entry.renewable,
-        "token_type": match entry.kind { Kind::Token => "service", Kind::ApiKey => "api_key" },
+        "token_type": entry.type_name(),
     });
     if let (Some(secret), Some(obj)) = (secret, auth.as_object_mut()) {
         obj.insert("client_token".into(), secret.into());
@@ -316,9 +316,9 @@ fn token_data(entry: &TokenEntry) -> Value {
         "display_name": entry.display_name,
         "creation_time": entry.created,
         "expire_time": entry.expires,
-        "ttl": entry.expires.map_or(0, |e| (e - now()).max(0)),
+        "ttl": entry.remaining(now()),
         "renewable": entry.renewable,
-        "type": match entry.kind { Kind::Token => "service", Kind::ApiKey => "api_key" },
+        "type": entry.type_name(),
     })
 }
 

@@ -72,13 +72,26 @@ impl TokenEntry {
         self.policies.iter().any(|p| p == ROOT_POLICY)
     }
 
+    /// Vault's name for the kind: `service` or `api_key`.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Token => "service",
+            Kind::ApiKey => "api_key",
+        }
+    }
+
+    /// Seconds until it expires at `now` (0 for a token that never expires, as Vault shows it).
+    pub fn remaining(&self, now: i64) -> i64 {
+        self.expires.map_or(0, |e| (e - now).max(0))
+    }
+
     fn expired(&self, now: i64) -> bool {
         self.expires.is_some_and(|e| e <= now)
     }
 }
 
-/// What to create.
-#[derive(Debug, Clone)]
+/// What to create. `Debug` redacts a chosen ID.
+#[derive(Clone)]
 pub struct NewToken {
     /// Token or API key.
     pub kind: Kind,
@@ -96,13 +109,35 @@ pub struct NewToken {
     pub id: Option<Zeroizing<String>>,
 }
 
-/// A created token: its secret, shown once, and its entry.
-#[derive(Debug)]
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("kind", &self.kind)
+            .field("policies", &self.policies)
+            .field("display_name", &self.display_name)
+            .field("ttl", &self.ttl)
+            .field("max_ttl", &self.max_ttl)
+            .field("renewable", &self.renewable)
+            .field("id", &self.id.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// A created token: its secret, shown once, and its entry. `Debug` redacts the secret.
 pub struct Issued {
     /// The secret (`qs.…` or `qsk.…`).
     pub secret: Zeroizing<String>,
     /// What was stored.
     pub entry: TokenEntry,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("secret", &"<redacted>")
+            .field("entry", &self.entry)
+            .finish()
+    }
 }
 
 /// The token store, behind the barrier.

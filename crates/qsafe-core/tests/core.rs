@@ -456,3 +456,31 @@ path "auth/token/create" { capabilities = ["update"] }"#;
         .unwrap();
     assert!(core.seal_status().await.unwrap().sealed);
 }
+
+#[tokio::test]
+async fn debug_output_never_shows_secrets() {
+    let secret_body = json!({"password": "correct-horse-battery-staple"});
+    let request = req(
+        Operation::Write,
+        "notes/x",
+        Some(secret_body),
+        "qs.very-secret-token",
+    );
+    let shown = format!("{request:?}");
+    assert!(
+        !shown.contains("correct-horse") && !shown.contains("very-secret"),
+        "{shown}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let storage = SqlStorage::open_sqlite(&dir.path().join("q.db"), 2)
+        .await
+        .unwrap();
+    let core = core_over(&storage, &Device::default());
+    let init = core.init(3, 2, None, None).await.unwrap();
+    let shown = format!("{init:?}");
+    assert!(!shown.contains(init.root_token.as_str()), "{shown}");
+    assert!(
+        init.shares.iter().all(|s| !shown.contains(s.as_str())),
+        "{shown}"
+    );
+}

@@ -104,6 +104,9 @@ pub struct Seal {
     barrier: Arc<Barrier>,
     /// Shares given since the last unseal or reset (decoded bytes).
     pending: Mutex<Vec<Zeroizing<Vec<u8>>>>,
+    /// The configuration once read: it does not change after init, and health and seal-status
+    /// checks ask for it on every call.
+    config: std::sync::OnceLock<SealConfig>,
     rng: Rng,
 }
 
@@ -121,6 +124,7 @@ impl Seal {
         Self {
             barrier,
             pending: Mutex::new(Vec::new()),
+            config: std::sync::OnceLock::new(),
             rng: Rng::new(),
         }
     }
@@ -132,15 +136,18 @@ impl Seal {
 
     /// The stored configuration, if initialized.
     pub async fn config(&self) -> Result<Option<SealConfig>> {
+        if let Some(config) = self.config.get() {
+            return Ok(Some(config.clone()));
+        }
         let Some(entry) = self.barrier.storage().get(SEAL_CONFIG_PATH).await? else {
             return Ok(None);
         };
-        serde_json::from_slice(&entry.value)
-            .map(Some)
-            .map_err(|_| Error::Corrupt {
+        let config: SealConfig =
+            serde_json::from_slice(&entry.value).map_err(|_| Error::Corrupt {
                 key: SEAL_CONFIG_PATH.into(),
                 reason: "not a seal configuration",
-            })
+            })?;
+        Ok(Some(self.config.get_or_init(|| config).clone()))
     }
 
     /// Initialized? Sealed? How far along is unsealing?

@@ -1,6 +1,7 @@
-//! Black-box: `qsafe dev` as a user starts it, over real TLS on loopback. A rustls client (which
-//! offers ML-DSA) gets the ML-DSA-65 certificate and X25519MLKEM768; Debian's curl on OpenSSL
-//! 3.0 (which cannot verify ML-DSA) gets the ECDSA one from the same CA bundle. Requests with the
+//! Black-box: `qsafe dev` as a user starts it, over real TLS on loopback, with a rustls client.
+//! OpenSSL 3.5's s_client (which offers ML-DSA) is shown the ML-DSA-65 certificate over
+//! X25519MLKEM768; Debian's curl on OpenSSL 3.0 (which cannot verify ML-DSA) gets the ECDSA one
+//! from the same CA bundle. Requests with the
 //! printed token succeed, without it get 403; the audit log verifies; a restart on the same
 //! data directory unseals and keeps the token.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
