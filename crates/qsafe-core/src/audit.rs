@@ -93,27 +93,45 @@ impl FileSink {
         })
     }
 
-    /// The chain position the file ends at: `(lines, SHA-256 of the last line)`, read back so
-    /// a restarted server continues the chain.
+    /// The chain position the file ends at: `(seq, SHA-256 of the last line)`, read back from
+    /// the file's end (not the whole file: logs grow large) so a restarted server continues the
+    /// chain. A file that ends in a partial line (a crash mid-append) or whose last line has no
+    /// `seq` is refused rather than continued from something unverifiable.
     fn tail(&self) -> io::Result<(u64, [u8; 32])> {
         let mut file = File::open(&self.path)?;
         let len = file.seek(SeekFrom::End(0))?;
         if len == 0 {
             return Ok((0, genesis()));
         }
-        file.seek(SeekFrom::Start(0))?;
-        let mut seq = 0;
-        let mut last = genesis();
-        for line in BufReader::new(file).split(b'\n') {
-            let line = line?;
-            if line.is_empty() {
-                continue;
+        let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_owned());
+        let mut window: u64 = 64 * 1024;
+        loop {
+            let from = len.saturating_sub(window);
+            file.seek(SeekFrom::Start(from))?;
+            let mut chunk = Vec::new();
+            Read::by_ref(&mut file)
+                .take(len - from)
+                .read_to_end(&mut chunk)?;
+            let Some(body) = chunk.strip_suffix(b"\n") else {
+                return Err(bad(
+                    "ends in a partial line (a crash mid-write?): inspect it, then truncate it to its last complete line",
+                ));
+            };
+            match body.iter().rposition(|&b| b == b'\n') {
+                Some(i) => {
+                    return last_line(&body[i + 1..]).ok_or_else(|| bad("its last line has no seq"));
+                }
+                None if from == 0 => {
+                    return last_line(body).ok_or_else(|| bad("its last line has no seq"));
+                }
+                None => window *= 4,
             }
-            seq = line_seq(&line).unwrap_or(seq + 1);
-            last = hash::sha256(&line);
         }
-        Ok((seq, last))
     }
+}
+
+fn last_line(line: &[u8]) -> Option<(u64, [u8; 32])> {
+    Some((line_seq(line)?, hash::sha256(line)))
 }
 
 impl AuditSink for FileSink {

@@ -149,3 +149,27 @@ fn devices_fail_closed_and_a_failed_line_does_not_break_the_chain() {
     let joined: Vec<u8> = lines.lock().unwrap().join(&b'\n');
     assert_eq!(audit::verify(joined.as_slice(), None).unwrap().lines, 2);
 }
+
+#[test]
+fn a_restart_reads_only_the_tail_and_refuses_a_torn_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let salt = AuditSalt::from_bytes([3; 32]);
+    let mut log = AuditLog::new();
+    log.add_file(&path).unwrap();
+    log.append(&record(&salt, 0)).unwrap();
+    // A last line longer than the first 64 KiB window read back at start-up.
+    let mut big = record(&salt, 1);
+    big.fields
+        .insert("padding".into(), "x".repeat(200_000).into());
+    log.append(&big).unwrap();
+    drop(log);
+    write_log(&path, 2, 4);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(audit::verify(text.as_bytes(), None).unwrap().lines, 4);
+
+    // A crash mid-append leaves a partial line: refuse to continue from it.
+    std::fs::write(&path, format!("{text}{{\"seq\":5,\"pr")).unwrap();
+    let err = AuditLog::new().add_file(&path).unwrap_err();
+    assert!(err.to_string().contains("partial line"), "{err}");
+}
