@@ -119,7 +119,8 @@ impl FileSink {
             };
             match body.iter().rposition(|&b| b == b'\n') {
                 Some(i) => {
-                    return last_line(&body[i + 1..]).ok_or_else(|| bad("its last line has no seq"));
+                    return last_line(&body[i + 1..])
+                        .ok_or_else(|| bad("its last line has no seq"));
                 }
                 None if from == 0 => {
                     return last_line(body).ok_or_else(|| bad("its last line has no seq"));
