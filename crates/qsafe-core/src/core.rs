@@ -20,6 +20,8 @@ use crate::token::{Kind, NewToken, ROOT_POLICY, TokenEntry, TokenStore};
 pub const AUDIT_SALT_PATH: &str = "core/audit-salt";
 /// Paths that need `sudo` besides the operation's capability.
 const ROOT_PROTECTED: [&str; 2] = ["sys/seal", "sys/rotate"];
+/// Vault's "which mount serves this path" endpoint, used by the `vault`/`bao kv` commands.
+const UI_MOUNTS: &str = "sys/internal/ui/mounts/";
 /// Storage prefix of ACL policies, by name.
 pub const POLICY_PREFIX: &str = "sys/policy/";
 
@@ -387,6 +389,12 @@ impl Core {
             path,
             "auth/token/lookup-self" | "auth/token/renew-self" | "auth/token/revoke-self"
         );
+        if let Some(target) = path.strip_prefix(UI_MOUNTS) {
+            // The Vault/OpenBao CLIs ask which engine serves a path before every `kv` command;
+            // any token with some access to that path (or its KV v2 forms) may know.
+            audit_request()?;
+            return self.ui_mount(active, acl, target).await;
+        }
         if path.starts_with("sys/") || path.starts_with("auth/") {
             let capability = request.operation.capability(true);
             if !self_service && !acl.allows(path, capability) {
@@ -532,6 +540,38 @@ impl Core {
             barrier.transact(&deletes).await?;
         }
         Ok(())
+    }
+
+    /// `sys/internal/ui/mounts/<path>`: the mount serving `target`, if the ACL grants anything
+    /// on `target` or on the KV v2 paths the CLI will derive from it; 403 otherwise.
+    async fn ui_mount(&self, active: &Active, acl: &Acl, target: &str) -> Result<Response> {
+        let target = target.trim_start_matches('/');
+        let mounts = active.mounts.read().await;
+        let entry = mounts
+            .iter()
+            .map(|m| &m.entry)
+            .find(|e| target == e.path.trim_end_matches('/') || target.starts_with(&e.path))
+            .ok_or_else(|| denied(target))?;
+        let rest = target.get(entry.path.len()..).unwrap_or("");
+        let visible = std::iter::once(target.to_owned())
+            .chain(
+                [
+                    "data", "metadata", "delete", "undelete", "destroy", "subkeys",
+                ]
+                .iter()
+                .map(|part| format!("{}{part}/{rest}", entry.path)),
+            )
+            .any(|p| acl.capabilities(&p).any());
+        if !visible {
+            return Err(denied(target));
+        }
+        Ok(Response::data(json!({
+            "path": entry.path,
+            "type": entry.kind,
+            "description": entry.description,
+            "options": entry.options,
+            "uuid": entry.uuid,
+        })))
     }
 
     pub(crate) async fn mount_list(&self, active: &Active) -> Vec<MountEntry> {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod core;
 pub mod engine;
 pub mod error;
+pub mod fields;
 pub mod mount;
 pub mod policy;
 mod sys;

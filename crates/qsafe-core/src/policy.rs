@@ -80,6 +80,11 @@ impl Capabilities {
         self.0 & Capability::Deny.bit() == 0 && self.0 & cap.bit() != 0
     }
 
+    /// Whether the set grants anything at all (and does not deny).
+    pub fn any(self) -> bool {
+        self.0 & Capability::Deny.bit() == 0 && self.0 != 0
+    }
+
     /// Every capability in the set, by name (`["deny"]` alone for a denial).
     pub fn names(self) -> Vec<&'static str> {
         if self.0 & Capability::Deny.bit() != 0 {

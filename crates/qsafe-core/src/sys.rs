@@ -36,17 +36,19 @@ pub(crate) async fn handle(
             let mount_path = mount::normalize(&p["sys/mounts/".len()..])?;
             let kind = field_str(data, "type")?
                 .ok_or_else(|| Error::InvalidInput("missing \"type\"".into()))?;
+            let options = data
+                .and_then(|d| d.get("options"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let (kind, options) = mount_kind(kind, options)?;
             let entry = MountEntry {
                 path: mount_path,
-                kind: kind.to_owned(),
+                kind,
                 uuid: core.new_uuid()?,
                 description: field_str(data, "description")?
                     .unwrap_or_default()
                     .to_owned(),
-                options: data
-                    .and_then(|d| d.get("options"))
-                    .cloned()
-                    .unwrap_or(Value::Null),
+                options,
             };
             core.mount(active, entry).await?;
             Ok(Response::empty())
@@ -326,85 +328,36 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn field_str<'a>(data: Option<&'a Value>, name: &str) -> Result<Option<&'a str>> {
-    match data.and_then(|d| d.get(name)) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Error::InvalidInput(format!("{name:?} must be a string"))),
-    }
-}
+use crate::fields::{field_str, parse_ttl, required};
 
-fn required<'a>(data: Option<&'a Value>, name: &str) -> Result<&'a str> {
-    field_str(data, name)?.ok_or_else(|| Error::InvalidInput(format!("missing {name:?}")))
-}
-
-/// A TTL as Vault takes it: seconds as a number or a string of digits, or Go-style durations
-/// (`90m`, `1h30m`, `1h0m0s`, as the Vault and OpenBao CLIs send) with units `s`, `m`, `h`, `d`.
-pub(crate) fn parse_ttl(value: &Value) -> Result<u64> {
-    let bad = || Error::InvalidInput(format!("invalid duration {value}"));
-    let text = match value {
-        Value::Number(n) => return n.as_u64().ok_or_else(bad),
-        Value::String(s) => s.trim(),
-        _ => return Err(bad()),
+/// A mount's type and options as Vault's clients give them, normalized: `kv-v2` is `kv` with
+/// `options.version = "2"` (what `vault secrets enable kv-v2` means), and a KV version given as a
+/// number is stored as the string Vault reports.
+fn mount_kind(kind: &str, options: Value) -> Result<(String, Value)> {
+    let mut options = match options {
+        Value::Null => Map::new(),
+        Value::Object(map) => map,
+        _ => return Err(Error::InvalidInput("\"options\" must be an object".into())),
     };
-    if text.is_empty() {
-        return Err(bad());
-    }
-    if text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().map_err(|_| bad());
-    }
-    let mut total: u64 = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits == rest.len() {
-            return Err(bad());
+    let kind = match kind {
+        "kv-v2" => {
+            options.insert("version".into(), "2".into());
+            "kv"
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        let scale = match rest.as_bytes()[digits] {
-            b's' => 1,
-            b'm' => 60,
-            b'h' => 3600,
-            b'd' => 86_400,
-            _ => return Err(bad()),
+        "kv-v1" => {
+            options.insert("version".into(), "1".into());
+            "kv"
+        }
+        other => other,
+    };
+    if kind == "kv" {
+        let version = match options.get("version") {
+            None | Some(Value::Null) => "1".to_owned(),
+            Some(Value::String(v)) => v.trim().to_owned(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(_) => return Err(Error::InvalidInput("options.version must be 1 or 2".into())),
         };
-        total = n
-            .checked_mul(scale)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        rest = &rest[digits + 1..];
+        options.insert("version".into(), version.into());
     }
-    Ok(total)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_ttl;
-    use serde_json::json;
-
-    #[test]
-    fn ttls_in_every_form_the_clis_send() {
-        for (given, secs) in [
-            (json!(90), 90),
-            (json!("90"), 90),
-            (json!("90s"), 90),
-            (json!("15m"), 900),
-            (json!("1h0m0s"), 3600),
-            (json!("1h30m"), 5400),
-            (json!("2d"), 172_800),
-        ] {
-            assert_eq!(parse_ttl(&given).unwrap(), secs, "{given}");
-        }
-        for bad in [
-            json!(""),
-            json!("h"),
-            json!("10x"),
-            json!("1.5h"),
-            json!(-1),
-            json!(true),
-            json!("5ms"),
-        ] {
-            assert!(parse_ttl(&bad).is_err(), "{bad}");
-        }
-    }
+    Ok((kind.to_owned(), Value::Object(options)))
 }

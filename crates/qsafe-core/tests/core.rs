@@ -484,3 +484,71 @@ async fn debug_output_never_shows_secrets() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn the_cli_mount_lookup_answers_only_tokens_with_access_there() {
+    let (_dir, _storage, _device, core, _shares, root) = setup().await;
+    // `kv-v2` is stored as Vault stores it: type `kv`, options.version "2". (No kv engine is
+    // registered in this crate's tests, so the mount itself is refused with a clear error.)
+    let kv = core
+        .execute(req(
+            Operation::Write,
+            "sys/mounts/secret",
+            Some(json!({"type": "kv-v2"})),
+            &root,
+        ))
+        .await;
+    assert!(
+        matches!(&kv, Err(Error::InvalidInput(m)) if m.contains("\"kv\"")),
+        "{kv:?}"
+    );
+    let policy = r#"path "notes/data/app/*" { capabilities = ["read"] }"#;
+    core.execute(req(
+        Operation::Write,
+        "sys/policies/acl/app",
+        Some(json!({"policy": policy})),
+        &root,
+    ))
+    .await
+    .unwrap();
+    let token = core
+        .execute(req(
+            Operation::Write,
+            "auth/token/create",
+            Some(json!({"policies": ["app"]})),
+            &root,
+        ))
+        .await
+        .unwrap()
+        .auth
+        .unwrap()["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // `bao kv get notes/app/db` asks first; the policy covers the KV v2 form of that path.
+    let found = core
+        .execute(req(
+            Operation::Read,
+            "sys/internal/ui/mounts/notes/app/db",
+            None,
+            &token,
+        ))
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(found["path"], "notes/");
+    assert_eq!(found["type"], "notes");
+    for elsewhere in [
+        "sys/internal/ui/mounts/notes/other",
+        "sys/internal/ui/mounts/nowhere/x",
+    ] {
+        let denied = core
+            .execute(req(Operation::Read, elsewhere, None, &token))
+            .await;
+        assert!(
+            matches!(denied, Err(Error::PermissionDenied(_))),
+            "{elsewhere}: {denied:?}"
+        );
+    }
+}

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 
 /// Largest request body accepted.
-pub const MAX_BODY: usize = 1024 * 1024;
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -250,24 +250,17 @@ async fn unseal(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
     Ok(Json(seal_status_body(&state.core).await?))
 }
 
-#[derive(Deserialize)]
-struct LogicalQuery {
-    #[serde(default)]
-    list: Option<String>,
-}
-
 async fn logical(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     method: Method,
     Path(path): Path<String>,
-    Query(query): Query<LogicalQuery>,
+    Query(mut query): Query<std::collections::BTreeMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let listing = query
-        .list
-        .as_deref()
+        .remove("list")
         .is_some_and(|v| v == "true" || v == "1");
     let operation = match method.as_str() {
         "GET" | "HEAD" if listing => Operation::List,
@@ -283,10 +276,19 @@ async fn logical(
             ));
         }
     };
-    let data = if body.is_empty() {
-        None
-    } else {
+    let data = if !body.is_empty() {
         Some(parse_json::<Value>(&body)?)
+    } else if !query.is_empty() {
+        // As Vault does: a request without a body takes its parameters from the query string
+        // (`GET secret/data/app?version=2`, `DELETE secret/metadata/app?...`), as strings.
+        Some(Value::Object(
+            query
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ))
+    } else {
+        None
     };
     let id = request_id(&state);
     let response = state

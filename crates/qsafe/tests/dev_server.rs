@@ -99,7 +99,7 @@ async fn dev_server_serves_pq_tls_and_refuses_requests_without_a_token() {
     let huge = client(&ca)
         .post(format!("{base}/sys/policies/acl/app"))
         .header("X-Vault-Token", "dev-root")
-        .body(vec![b' '; 2 * 1024 * 1024])
+        .body(vec![b' '; 40 * 1024 * 1024])
         .send()
         .await;
     match huge {
