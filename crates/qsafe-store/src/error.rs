@@ -17,6 +17,22 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// The SQLite database is open in another qsafe process (its lock file is held): one file
+    /// belongs to one server, whose read cache relies on seeing every write.
+    #[error("{path} is in use by another qsafe process")]
+    InUse {
+        /// The database file.
+        path: String,
+    },
+    /// The lock file beside a SQLite database could not be created.
+    #[error("cannot create the lock file {path}: {source}")]
+    LockFile {
+        /// The lock file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A storage key that qsafe does not accept (empty, too long, or holding a NUL).
     #[error("invalid storage key: {reason}")]
     InvalidKey {

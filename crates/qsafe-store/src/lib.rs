@@ -2,6 +2,7 @@
 //! encrypting barrier every engine writes through, and the seal that guards the barrier's keys.
 
 pub mod barrier;
+mod cache;
 pub mod error;
 mod keyring;
 pub mod seal;
