@@ -1,7 +1,17 @@
 //! The qsafe SDK (DESIGN.md §2): a client for qsafe's Vault-shaped API over TLS with
-//! X25519MLKEM768 and ML-DSA certificate verification (rustls on aws-lc-rs). So far the raw
-//! request layer the CLI uses; typed engine clients, certificate rotation and field encryption
-//! build on it.
+//! X25519MLKEM768 and ML-DSA certificate verification (rustls on aws-lc-rs): the raw request
+//! layer the CLI uses, typed [`Kv`] and [`Transit`] clients, a [`SecretProvider`] for start-up
+//! secrets and a [`FieldEncryptor`] for PII fields and blind indexes.
+
+pub mod fields;
+pub mod kv;
+pub mod provider;
+pub mod transit;
+
+pub use fields::FieldEncryptor;
+pub use kv::{Kv, Secret, VersionMetadata};
+pub use provider::SecretProvider;
+pub use transit::{Item, OfflineEncryptor, Transit};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,6 +47,33 @@ pub enum Error {
         /// The `errors` of the body.
         errors: Vec<String>,
     },
+    /// The server's answer is not what the API promises (or a local encoding failed).
+    #[error("unexpected answer: {0}")]
+    Decode(String),
+    /// One item of a batch failed (its position in the input, and the server's message).
+    #[error("item {index}: {error}")]
+    Item {
+        /// Position in the input.
+        index: usize,
+        /// The server's message for it.
+        error: String,
+    },
+}
+
+/// `path` with each `/`-separated segment percent-encoded (all but RFC 3986 unreserved
+/// characters), so a secret or key name holding `?`, `#`, `%` or spaces reaches the server as
+/// itself instead of ending the path.
+pub fn encode_path(path: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    path.split('/')
+        .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Shorthand for results of this crate.
@@ -182,5 +219,18 @@ impl Client {
             })
             .unwrap_or_else(|| vec![text.chars().take(200).collect()]);
         Err(Error::Api { status, errors })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_path;
+
+    #[test]
+    fn path_segments_keep_their_reserved_characters() {
+        assert_eq!(encode_path("app/db"), "app/db");
+        assert_eq!(encode_path("app#prod/a?b"), "app%23prod/a%3Fb");
+        assert_eq!(encode_path("50%/x y"), "50%25/x%20y");
+        assert_eq!(encode_path("a-b_c.d~e"), "a-b_c.d~e");
     }
 }
