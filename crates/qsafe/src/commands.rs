@@ -4,4 +4,6 @@ pub(crate) mod audit;
 pub(crate) mod client;
 pub(crate) mod crypto;
 pub(crate) mod dev;
+pub(crate) mod kv;
 pub(crate) mod server;
+pub(crate) mod transit;

@@ -8,6 +8,7 @@
 //! unreachable server).
 
 mod commands;
+mod engines;
 mod fileio;
 
 use std::process::ExitCode;
@@ -54,6 +55,23 @@ enum Command {
     Policy {
         #[command(subcommand)]
         cmd: commands::client::PolicyCommand,
+        #[command(flatten)]
+        conn: commands::client::Connection,
+    },
+    /// Read and write KV v2 secrets (`qsafe kv get secret/app`), as `vault kv`.
+    Kv {
+        #[command(subcommand)]
+        cmd: commands::kv::KvCommand,
+        #[command(flatten)]
+        conn: commands::client::Connection,
+    },
+    /// Encryption as a service: transit keys, encrypt/decrypt, HMAC, sign/verify.
+    Transit {
+        #[command(subcommand)]
+        cmd: commands::transit::TransitCommand,
+        /// The transit mount.
+        #[arg(long, global = true, default_value = "transit")]
+        mount: String,
         #[command(flatten)]
         conn: commands::client::Connection,
     },
@@ -116,8 +134,44 @@ fn init_logging() {
         .try_init();
 }
 
+/// Vault's CLI spells long flags with one dash (`-field=password`, `-format=json`); qsafe
+/// accepts both spellings by doubling the dash of any `-word` argument before a bare `--`.
+/// qsafe has no short flags that take glued values, so `-word` is never ambiguous.
+fn vault_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut done = false;
+    args.map(|arg| {
+        if done {
+            return arg;
+        }
+        let Some(text) = arg.to_str() else {
+            return arg;
+        };
+        if text == "--" {
+            done = true;
+            return arg;
+        }
+        let name = text
+            .strip_prefix('-')
+            .filter(|rest| !rest.starts_with('-'))
+            .map(|rest| rest.split('=').next().unwrap_or(""));
+        match name {
+            Some(name)
+                if name.len() >= 2
+                    && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                format!("-{text}").into()
+            }
+            _ => arg,
+        }
+    })
+    .collect()
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(vault_style_args(std::env::args_os()));
     if matches!(cli.command, Command::Server(_) | Command::Dev(_)) {
         init_logging();
     }
@@ -130,6 +184,8 @@ fn main() -> ExitCode {
         Command::Operator { cmd, conn } => commands::client::operator(cmd, &conn),
         Command::Token { cmd, conn } => commands::client::token(cmd, &conn),
         Command::Policy { cmd, conn } => commands::client::policy(cmd, &conn),
+        Command::Kv { cmd, conn } => commands::kv::run(cmd, &conn),
+        Command::Transit { cmd, mount, conn } => commands::transit::run(cmd, &mount, &conn),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -139,5 +195,47 @@ fn main() -> ExitCode {
             }
             ExitCode::from(failure.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vault_style_args;
+
+    #[test]
+    fn single_dash_long_flags_are_doubled() {
+        let args = [
+            "qsafe",
+            "kv",
+            "get",
+            "-field=password",
+            "-mount",
+            "secret",
+            "-",
+            "--json",
+            "-v",
+            "--",
+            "-x1",
+        ];
+        let out: Vec<String> = vault_style_args(args.iter().map(Into::into))
+            .into_iter()
+            .map(|a| a.into_string().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            out,
+            [
+                "qsafe",
+                "kv",
+                "get",
+                "--field=password",
+                "--mount",
+                "secret",
+                "-",
+                "--json",
+                "-v",
+                "--",
+                "-x1"
+            ]
+        );
     }
 }

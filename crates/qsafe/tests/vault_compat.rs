@@ -4,37 +4,17 @@
 //! Both come from PyPI into `.venv/` (scripts/test-deps.sh); with `CI=true` a missing one fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 #[path = "support/dev.rs"]
 mod dev;
 
 use dev::{free_port, start_dev};
 
-/// `.venv/bin/<name>`, or `None` (after saying so) when missing outside CI.
-fn peer(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../.venv/bin")
-        .join(name);
-    if path.exists() {
-        return Some(path);
-    }
-    let why = format!("{} missing: run scripts/test-deps.sh", path.display());
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    None
-}
+#[path = "support/peers.rs"]
+mod peers;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use peers::{peer, text};
 
 #[test]
 fn bao_cli_works_unchanged() {

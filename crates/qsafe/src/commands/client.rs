@@ -23,7 +23,7 @@ pub(crate) struct Connection {
     ca_cert: Option<PathBuf>,
     /// Print the server's JSON answer instead of a summary.
     #[arg(long, global = true)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// `qsafe operator ...`.
@@ -106,7 +106,7 @@ pub(crate) enum PolicyCommand {
     },
 }
 
-fn client(conn: &Connection) -> Result<Client, Failure> {
+pub(crate) fn client(conn: &Connection) -> Result<Client, Failure> {
     let mut config = Config::from_env();
     if let Some(addr) = &conn.address {
         config.addr.clone_from(addr);
@@ -122,6 +122,19 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::Internal(e.into()))
+}
+
+/// Runs one SDK call to completion; the server's refusals are bad input (exit 2), the rest
+/// internal (exit 3).
+pub(crate) fn block_on<T>(
+    call: impl Future<Output = qsafe_client::Result<T>>,
+) -> Result<T, Failure> {
+    runtime()?.block_on(call).map_err(|e| match e {
+        qsafe_client::Error::Api { .. } | qsafe_client::Error::Item { .. } => {
+            Failure::Input(e.into())
+        }
+        other => Failure::Internal(other.into()),
+    })
 }
 
 fn call(

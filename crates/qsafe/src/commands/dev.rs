@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use qsafe_core::Core;
 use qsafe_core::audit::AuditLog;
+use qsafe_core::{Credential, Operation, Request};
 use qsafe_store::{Barrier, Seal, SqlStorage, UnsealKey};
 use zeroize::Zeroizing;
 
@@ -79,7 +79,7 @@ async fn serve(args: Dev) -> Result<(), Failure> {
         .add_file(&dir.join("audit.log"))
         .map_err(|e| internal(e.into()))?;
     let seal = Arc::new(Seal::new(Arc::new(Barrier::new(Arc::new(storage)))));
-    let core = Arc::new(Core::new(seal, audit));
+    let core = Arc::new(crate::engines::new_core(seal, audit));
 
     let key_path = dir.join("unseal.key");
     let root_token = if core
@@ -110,6 +110,21 @@ async fn serve(args: Dev) -> Result<(), Failure> {
             )
             .await
             .map_err(|e| Failure::Input(e.into()))?;
+        // As Vault's dev server: KV v2 at `secret/`, so `kv put secret/app ...` works at once.
+        core.execute(Request {
+            operation: Operation::Write,
+            path: "sys/mounts/secret".into(),
+            data: Some(serde_json::json!({
+                "type": "kv",
+                "description": "key/value secret storage",
+                "options": {"version": "2"},
+            })),
+            credential: Credential::Token(out.root_token.clone()),
+            client: None,
+            id: "dev-setup".into(),
+        })
+        .await
+        .map_err(|e| internal(e.into()))?;
         Some(out.root_token)
     };
 

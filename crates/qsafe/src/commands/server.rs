@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
 use clap::Args;
-use qsafe_core::Core;
 use qsafe_core::audit::{AuditLog, StdoutSink};
 use qsafe_server::tls::{Identity, server_config};
 use qsafe_store::{Barrier, Seal, SqlStorage, UnsealKey};
@@ -167,7 +166,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
         audit.add_sink(Box::new(StdoutSink));
     }
     let seal = Arc::new(Seal::new(Arc::new(Barrier::new(Arc::new(storage)))));
-    let core = Arc::new(Core::new(seal, audit));
+    let core = Arc::new(crate::engines::new_core(seal, audit));
     let status = core
         .seal_status()
         .await
