@@ -543,7 +543,8 @@ impl Core {
     }
 
     /// `sys/internal/ui/mounts/<path>`: the mount serving `target`, if the ACL grants anything
-    /// on `target` or on the KV v2 paths the CLI will derive from it; 403 otherwise.
+    /// below that mount (as Vault), or on `target` or the KV v2 paths the CLI derives from it;
+    /// 403 otherwise.
     async fn ui_mount(&self, active: &Active, acl: &Acl, target: &str) -> Result<Response> {
         let target = target.trim_start_matches('/');
         let mounts = active.mounts.read().await;
@@ -553,15 +554,16 @@ impl Core {
             .find(|e| target == e.path.trim_end_matches('/') || target.starts_with(&e.path))
             .ok_or_else(|| denied(target))?;
         let rest = target.get(entry.path.len()..).unwrap_or("");
-        let visible = std::iter::once(target.to_owned())
-            .chain(
-                [
-                    "data", "metadata", "delete", "undelete", "destroy", "subkeys",
-                ]
-                .iter()
-                .map(|part| format!("{}{part}/{rest}", entry.path)),
-            )
-            .any(|p| acl.capabilities(&p).any());
+        let visible = acl.any_access_under(&entry.path)
+            || std::iter::once(target.to_owned())
+                .chain(
+                    [
+                        "data", "metadata", "delete", "undelete", "destroy", "subkeys",
+                    ]
+                    .iter()
+                    .map(|part| format!("{}{part}/{rest}", entry.path)),
+                )
+                .any(|p| acl.capabilities(&p).any());
         if !visible {
             return Err(denied(target));
         }

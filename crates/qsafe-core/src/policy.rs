@@ -235,6 +235,62 @@ impl Acl {
     pub fn allows(&self, path: &str, cap: Capability) -> bool {
         self.capabilities(path).allows(cap)
     }
+
+    /// Whether some rule grants something (not `deny`) on some path below `prefix` (which
+    /// ends in `/`): Vault's test for showing a mount to a token.
+    pub fn any_access_under(&self, prefix: &str) -> bool {
+        self.root
+            || self
+                .policies
+                .iter()
+                .flat_map(|p| &p.rules)
+                .any(|rule| rule.capabilities.any() && pattern_reaches_under(&rule.pattern, prefix))
+    }
+}
+
+/// Whether `pattern` can match a path that starts with `prefix` (ending in `/`).
+fn pattern_reaches_under(pattern: &str, prefix: &str) -> bool {
+    let (literal, glob) = match pattern.strip_suffix('*') {
+        Some(literal) => (literal, true),
+        None => (pattern, false),
+    };
+    let wanted: Vec<&str> = prefix.trim_end_matches('/').split('/').collect();
+    let given: Vec<&str> = literal.split('/').collect();
+    for (i, want) in wanted.iter().enumerate() {
+        let Some(seg) = given.get(i) else {
+            return false;
+        };
+        if glob && i == given.len() - 1 {
+            return want.starts_with(seg);
+        }
+        if *seg != "+" && seg != want {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod reach_tests {
+    use super::pattern_reaches_under;
+
+    #[test]
+    fn patterns_that_reach_below_a_mount() {
+        for (pattern, yes) in [
+            ("secret/data/app/*", true),
+            ("secret/*", true),
+            ("sec*", true),
+            ("+/data/x", true),
+            ("secret/", true),
+            ("secretive/*", false),
+            ("other/data/*", false),
+            // The mount's own path is served by the mount.
+            ("secret", true),
+            ("secre", false),
+        ] {
+            assert_eq!(pattern_reaches_under(pattern, "secret/"), yes, "{pattern}");
+        }
+    }
 }
 
 fn check_pattern(pattern: &str) -> Result<()> {
