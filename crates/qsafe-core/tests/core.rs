@@ -539,9 +539,20 @@ async fn the_cli_mount_lookup_answers_only_tokens_with_access_there() {
         .unwrap();
     assert_eq!(found["path"], "notes/");
     assert_eq!(found["type"], "notes");
+    // Like Vault, any access below a mount shows that mount; other mounts stay hidden.
+    let sibling = core
+        .execute(req(
+            Operation::Read,
+            "sys/internal/ui/mounts/notes/other",
+            None,
+            &token,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(sibling.data.unwrap()["path"], "notes/");
     for elsewhere in [
-        "sys/internal/ui/mounts/notes/other",
         "sys/internal/ui/mounts/nowhere/x",
+        "sys/internal/ui/mounts/sys/x",
     ] {
         let denied = core
             .execute(req(Operation::Read, elsewhere, None, &token))
