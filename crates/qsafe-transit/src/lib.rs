@@ -138,7 +138,7 @@ impl Engine for Transit {
             .as_slice()
         {
             ["encrypt", name] if cache::check_name(name).is_ok() => {
-                Ok(self.keys.read_record(view, name).await?.is_some())
+                self.keys.exists(view, name).await
             }
             _ => Ok(true),
         }

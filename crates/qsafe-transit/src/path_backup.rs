@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::Ctx;
 use crate::cache::{blocking, check_name};
-use crate::policy::{KeyRecord, Keyring};
+use crate::policy::{KeyRecord, Keyring, encode_secret_json};
 
 /// Format version of a backup document.
 pub(crate) const BACKUP_FORMAT: u32 = 1;
@@ -42,9 +42,9 @@ pub(crate) async fn backup(ctx: &Ctx<'_>, name: &str) -> Result<Response> {
         backed_up_at: crate::cache::now(),
         policy: record,
     };
-    let bytes = Zeroizing::new(
-        serde_json::to_vec(&doc).map_err(|e| Error::Internal(format!("backup encoding: {e}")))?,
-    );
+    let estimate = 256 + doc.policy.keys.len().saturating_mul(256);
+    let bytes = encode_secret_json(&doc, estimate)
+        .map_err(|e| Error::Internal(format!("backup encoding: {e}")))?;
     let encoded = Zeroizing::new(b64_encode(&bytes));
     Ok(Response::data(json!({ "backup": encoded.as_str() })))
 }
@@ -53,17 +53,35 @@ fn invalid() -> Error {
     Error::InvalidInput("\"backup\" is not a qsafe transit backup".into())
 }
 
+/// Highest `latest_version` a restore accepts (below 2^32), so rotation never nears the end of
+/// the counter.
+pub(crate) const MAX_RESTORED_LATEST: u64 = u32::MAX as u64;
+/// Most versions a restored key may hold.
+pub(crate) const MAX_RESTORED_VERSIONS: usize = 1 << 20;
+
+/// The invariants rotate, config and trim keep (docs/formats.md §12): `1 ≤ min_decryption ≤
+/// latest`; `min_available` 0 or at most `min_decryption` (and at most `min_encryption` when that
+/// is set); `min_encryption` 0 or from `min_decryption` to `latest`; and the versions are exactly
+/// `max(1, min_available) ..= latest`.
 fn check_record(record: &KeyRecord) -> Result<()> {
     let c = &record.config;
-    let consistent = record.keys.contains_key(&c.latest_version)
-        && record
-            .keys
-            .keys()
-            .all(|n| *n >= 1 && *n <= c.latest_version)
-        && c.min_decryption_version >= 1
-        && c.min_decryption_version <= c.latest_version
-        && c.min_encryption_version <= c.latest_version;
-    if consistent { Ok(()) } else { Err(invalid()) }
+    let latest = c.latest_version;
+    let first = c.min_available_version.max(1);
+    let minimums = (1..=latest).contains(&c.min_decryption_version)
+        && c.min_available_version <= c.min_decryption_version
+        && (c.min_encryption_version == 0
+            || (c.min_decryption_version..=latest).contains(&c.min_encryption_version));
+    let bounded =
+        (1..=MAX_RESTORED_LATEST).contains(&latest) && record.keys.len() <= MAX_RESTORED_VERSIONS;
+    // Keys are distinct numbers, so being inside the range and as many as it holds means all.
+    let contiguous = first <= latest
+        && u64::try_from(record.keys.len()).is_ok_and(|n| n == latest - first + 1)
+        && record.keys.keys().all(|n| (first..=latest).contains(n));
+    if minimums && bounded && contiguous {
+        Ok(())
+    } else {
+        Err(invalid())
+    }
 }
 
 /// POST `restore` or `restore/:name` (`backup`, `force`).

@@ -26,8 +26,7 @@ pub(crate) async fn rotate(ctx: &Ctx<'_>, name: &str) -> Result<Response> {
             // so draw again (cheap next to a storage round trip for every type but ML-DSA).
             None => policy::generate(key_type, &ctx.engine.rng, now())?,
         };
-        record.push(version);
-        Ok(())
+        record.push(version)
     })
     .await?;
     read(ctx, name).await

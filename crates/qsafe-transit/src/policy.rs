@@ -3,6 +3,8 @@
 //! docs/formats.md §12.
 
 use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
 
 use qsafe_core::{Error, Result};
 use qsafe_crypto::encoding::{b64_decode, b64_encode};
@@ -169,6 +171,27 @@ pub(crate) struct VersionRecord {
     hmac_key: String,
 }
 
+impl VersionRecord {
+    /// SHA-256 over the type and everything stored for the version, so a cached parse is reused
+    /// only for byte-identical material (a restore may put other material under the same number).
+    fn fingerprint(&self, key_type: KeyType) -> [u8; 32] {
+        let name = key_type.name().as_bytes();
+        let parts: [&[u8]; 4] = [
+            name,
+            &self.creation_time.to_be_bytes(),
+            self.key.as_bytes(),
+            self.hmac_key.as_bytes(),
+        ];
+        let len = parts.iter().map(|p| p.len() + 8).sum();
+        let mut buf = Zeroizing::new(Vec::with_capacity(len));
+        for part in parts {
+            buf.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            buf.extend_from_slice(part);
+        }
+        hash::sha256(&buf)
+    }
+}
+
 impl Drop for VersionRecord {
     fn drop(&mut self) {
         self.key.zeroize();
@@ -202,17 +225,58 @@ impl KeyRecord {
         Ok(record)
     }
 
-    /// The JSON bytes, zeroized on drop.
+    /// The JSON bytes, zeroized on drop (no unwiped copy is left behind while encoding).
     pub(crate) fn encode(&self) -> Result<Zeroizing<Vec<u8>>> {
-        serde_json::to_vec(self)
-            .map(Zeroizing::new)
+        // About 200 bytes per version; the buffer grows (wiping) if that is short.
+        let estimate = 256 + self.keys.len().saturating_mul(256);
+        encode_secret_json(self, estimate)
             .map_err(|e| Error::Internal(format!("transit key record does not encode: {e}")))
     }
 
-    /// Adds version `latest + 1`.
-    pub(crate) fn push(&mut self, version: VersionRecord) {
-        self.config.latest_version += 1;
-        self.keys.insert(self.config.latest_version, version);
+    /// Adds version `latest + 1`; an error, not a wrap, if the counter is exhausted.
+    pub(crate) fn push(&mut self, version: VersionRecord) -> Result<()> {
+        let next = self
+            .config
+            .latest_version
+            .checked_add(1)
+            .ok_or_else(|| Error::InvalidInput("the key has no version numbers left".into()))?;
+        self.config.latest_version = next;
+        self.keys.insert(next, version);
+        Ok(())
+    }
+}
+
+/// JSON of a secret-bearing value into a buffer that is wiped on drop, starting at `capacity`.
+pub(crate) fn encode_secret_json<T: Serialize>(
+    value: &T,
+    capacity: usize,
+) -> serde_json::Result<Zeroizing<Vec<u8>>> {
+    let mut out = WipingWriter(Zeroizing::new(Vec::with_capacity(capacity)));
+    serde_json::to_writer(&mut out, value)?;
+    Ok(out.0)
+}
+
+/// A growable buffer that wipes its old allocation when it grows (`Vec`'s own growth would free
+/// it unwiped).
+struct WipingWriter(Zeroizing<Vec<u8>>);
+
+impl io::Write for WipingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let needed = self.0.len().saturating_add(buf.len());
+        if needed > self.0.capacity() {
+            let mut grown = Zeroizing::new(Vec::with_capacity(
+                needed.max(self.0.capacity().saturating_mul(2)),
+            ));
+            grown.extend_from_slice(&self.0);
+            // The old buffer is wiped as it drops.
+            self.0 = grown;
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -252,6 +316,8 @@ pub(crate) struct KeyVersion {
     pub(crate) created: i64,
     material: Material,
     hmac_key: Zeroizing<[u8; KEY_LEN]>,
+    /// [`VersionRecord::fingerprint`] of the stored version this was parsed from.
+    fingerprint: [u8; 32],
 }
 
 fn fixed_key(what: &str, b64: &str) -> Result<Zeroizing<[u8; KEY_LEN]>> {
@@ -270,7 +336,7 @@ fn fixed_key(what: &str, b64: &str) -> Result<Zeroizing<[u8; KEY_LEN]>> {
 }
 
 impl KeyVersion {
-    fn parse(key_type: KeyType, record: &VersionRecord) -> Result<Self> {
+    fn parse(key_type: KeyType, record: &VersionRecord, fingerprint: [u8; 32]) -> Result<Self> {
         let material = match key_type.algorithm() {
             Some(alg) => {
                 let seed = Zeroizing::new(
@@ -294,6 +360,7 @@ impl KeyVersion {
             created: record.creation_time,
             material,
             hmac_key: fixed_key("HMAC key", &record.hmac_key)?,
+            fingerprint,
         })
     }
 
@@ -393,20 +460,51 @@ pub(crate) fn decryption_failed() -> Error {
 pub(crate) struct Keyring {
     /// Configuration as of the record this was parsed from.
     pub(crate) config: Config,
-    versions: BTreeMap<u64, KeyVersion>,
+    versions: BTreeMap<u64, Arc<KeyVersion>>,
 }
 
 impl Keyring {
     /// Parses a record (expensive: expands every seed).
     pub(crate) fn parse(record: &KeyRecord) -> Result<Self> {
+        Self::parse_reusing(record, None).map(|(keyring, _)| keyring)
+    }
+
+    /// Parses a record, taking from `previous` (an earlier parse of the same key) every version
+    /// whose stored material is unchanged, so a rotation expands one seed rather than all of
+    /// them. Also answers how many versions were parsed afresh.
+    pub(crate) fn parse_reusing(
+        record: &KeyRecord,
+        previous: Option<&Keyring>,
+    ) -> Result<(Self, usize)> {
+        let key_type = record.config.key_type;
         let mut versions = BTreeMap::new();
+        let mut fresh = 0;
         for (n, v) in &record.keys {
-            versions.insert(*n, KeyVersion::parse(record.config.key_type, v)?);
+            let fingerprint = v.fingerprint(key_type);
+            let reused = previous
+                .and_then(|p| p.versions.get(n))
+                .filter(|old| old.fingerprint == fingerprint);
+            let parsed = match reused {
+                Some(old) => old.clone(),
+                None => {
+                    fresh += 1;
+                    Arc::new(KeyVersion::parse(key_type, v, fingerprint)?)
+                }
+            };
+            versions.insert(*n, parsed);
         }
-        Ok(Self {
+        let keyring = Self {
             config: record.config.clone(),
             versions,
-        })
+        };
+        Ok((keyring, fresh))
+    }
+
+    /// Creation time of the latest version (0 if it is missing).
+    pub(crate) fn latest_created(&self) -> i64 {
+        self.versions
+            .get(&self.config.latest_version)
+            .map_or(0, |v| v.created)
     }
 
     /// The key's type.
@@ -416,7 +514,7 @@ impl Keyring {
 
     /// Available versions, oldest first.
     pub(crate) fn versions(&self) -> impl Iterator<Item = (u64, &KeyVersion)> {
-        self.versions.iter().map(|(n, v)| (*n, v))
+        self.versions.iter().map(|(n, v)| (*n, &**v))
     }
 
     /// The version to encrypt, sign or MAC with: `requested` (0 or absent: the latest), which must
@@ -458,7 +556,7 @@ impl Keyring {
     fn get(&self, n: u64) -> Result<(u64, &KeyVersion)> {
         self.versions
             .get(&n)
-            .map(|v| (n, v))
+            .map(|v| (n, &**v))
             .ok_or_else(|| Error::InvalidInput(format!("key version {n} has been trimmed")))
     }
 }

@@ -188,6 +188,97 @@ async fn backup_and_restore_round_trip() {
     ));
 }
 
+/// The backup document of `name`, decoded.
+async fn backup_doc(h: &Harness, name: &str) -> serde_json::Value {
+    let backup = h.read(&format!("backup/{name}")).await["backup"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    serde_json::from_slice(&unb64(&backup)).unwrap()
+}
+
+fn encoded(doc: &serde_json::Value) -> String {
+    b64(&serde_json::to_vec(doc).unwrap())
+}
+
+#[tokio::test]
+async fn restore_refuses_inconsistent_records() {
+    let h = Harness::new().await;
+    let opts = json!({"exportable": true, "allow_plaintext_backup": true});
+    h.create("src", "aes256-gcm96", opts).await;
+    h.write("keys/src/rotate", json!({})).await;
+    h.write("keys/src/rotate", json!({})).await;
+    let doc = backup_doc(&h, "src").await;
+    let one_key = doc["policy"]["keys"]["1"].clone();
+    // (latest, min_available, min_decryption, min_encryption, version numbers present)
+    let cases: &[(u64, u64, u64, u64, &[u64])] = &[
+        // The version counter at its end: a rotation would wrap to version 0.
+        (u64::MAX, u64::MAX, u64::MAX, 0, &[u64::MAX]),
+        (1 << 32, 1 << 32, 1 << 32, 0, &[1 << 32]),
+        (0, 0, 1, 0, &[]),
+        // Minimum versions out of order.
+        (3, 0, 0, 0, &[1, 2, 3]),
+        (3, 0, 4, 0, &[1, 2, 3]),
+        (3, 3, 2, 0, &[3]),
+        (3, 0, 2, 1, &[1, 2, 3]),
+        (3, 0, 1, 4, &[1, 2, 3]),
+        (3, 2, 3, 2, &[2, 3]),
+        // Versions missing, below min_available_version, or above latest_version.
+        (3, 0, 1, 0, &[1, 3]),
+        (3, 0, 1, 0, &[2, 3]),
+        (3, 2, 2, 0, &[1, 2, 3]),
+        (3, 0, 1, 0, &[1, 2, 3, 4]),
+        (3, 0, 1, 0, &[1, 2]),
+    ];
+    for (latest, available, decryption, encryption, present) in cases {
+        let mut bad = doc.clone();
+        let policy = &mut bad["policy"];
+        policy["latest_version"] = json!(latest);
+        policy["min_available_version"] = json!(available);
+        policy["min_decryption_version"] = json!(decryption);
+        policy["min_encryption_version"] = json!(encryption);
+        let keys: serde_json::Map<String, serde_json::Value> = present
+            .iter()
+            .map(|n| (n.to_string(), one_key.clone()))
+            .collect();
+        policy["keys"] = json!(keys);
+        let e = h
+            .write_err("restore/bad", json!({"backup": encoded(&bad)}))
+            .await;
+        assert_invalid(&e, "not a qsafe transit backup");
+        assert!(matches!(h.read_err("keys/bad").await, Error::NotFound(_)));
+    }
+
+    // The highest accepted counter still rotates and round-trips ciphertexts.
+    let top = u64::from(u32::MAX);
+    let mut edge = doc.clone();
+    let policy = &mut edge["policy"];
+    for field in [
+        "latest_version",
+        "min_available_version",
+        "min_decryption_version",
+        "min_encryption_version",
+    ] {
+        policy[field] = json!(top);
+    }
+    policy["keys"] = json!({ top.to_string(): one_key });
+    h.write("restore/edge", json!({"backup": encoded(&edge)}))
+        .await;
+    h.write("keys/edge/rotate", json!({})).await;
+    let ct = h.encrypt("edge", b"top", b"").await;
+    assert!(ct.starts_with(&format!("qsafe:v{}:", top + 1)), "{ct}");
+    assert_eq!(h.decrypt("edge", &ct, b"").await, b"top");
+    // A consistent trimmed key restores.
+    h.write("keys/src/config", json!({"min_decryption_version": 2}))
+        .await;
+    h.write("keys/src/trim", json!({"min_available_version": 2}))
+        .await;
+    let trimmed = backup_doc(&h, "src").await;
+    h.write("restore/trimmed", json!({"backup": encoded(&trimmed)}))
+        .await;
+    assert_eq!(h.read("keys/trimmed").await["min_available_version"], 2);
+}
+
 #[tokio::test]
 async fn random_bytes() {
     let h = Harness::new().await;
