@@ -323,22 +323,22 @@ impl Core {
             }
         };
         let acl = self.acl(&principal).await?;
+        // HMAC'd once, for both the request and the response line.
+        let request_data = request.data.as_ref().map(|data| salt.hash_strings(data));
+        let auth = json!({
+            "accessor": salt.hash(&principal.accessor),
+            "display_name": principal.display_name,
+            "policies": principal.policies,
+        });
         let audit_base = |kind: &'static str| {
             let mut fields = Map::new();
             fields.insert("request_id".into(), request.id.clone().into());
             fields.insert("operation".into(), request.operation.as_str().into());
             fields.insert("path".into(), request.path.clone().into());
             fields.insert("client".into(), request.client.clone().into());
-            fields.insert(
-                "auth".into(),
-                json!({
-                    "accessor": salt.hash(&principal.accessor),
-                    "display_name": principal.display_name,
-                    "policies": principal.policies,
-                }),
-            );
-            if let Some(data) = &request.data {
-                fields.insert("request_data".into(), salt.hash_strings(data));
+            fields.insert("auth".into(), auth.clone());
+            if let Some(data) = &request_data {
+                fields.insert("request_data".into(), data.clone());
             }
             Record { kind, fields }
         };
