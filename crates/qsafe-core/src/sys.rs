@@ -58,7 +58,7 @@ pub(crate) async fn handle(
                 .await?;
             Ok(Response::empty())
         }
-        (List, "sys/policies/acl") => {
+        (Read | List, "sys/policies/acl") => {
             Ok(Response::data(json!({"keys": policy_names(core).await?})))
         }
         (op, p) if p.starts_with("sys/policies/acl/") => {
