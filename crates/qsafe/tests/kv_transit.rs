@@ -11,10 +11,13 @@ use std::process::{Command, Stdio};
 mod dev;
 #[path = "support/peers.rs"]
 mod peers;
+#[path = "support/sdk.rs"]
+mod sdk;
 
 use dev::{free_port, start_dev};
 use peers::{peer, text};
-use qsafe_client::{Client, Config, FieldEncryptor, Item, SecretProvider};
+use qsafe_client::{FieldEncryptor, Item, SecretProvider};
+use sdk::{sdk, with_pii_keys};
 use serde_json::{Map, Value, json};
 
 fn compat(name: &str) -> std::path::PathBuf {
@@ -198,32 +201,14 @@ fn qsafe_cli_prints_secrets_only_when_asked() {
     assert!(!ok, "wrong associated data decrypted");
 }
 
-fn sdk(dir: &Path, port: u16) -> Client {
-    Client::new(Config {
-        addr: format!("https://127.0.0.1:{port}"),
-        token: Some("dev-root".to_owned().into()),
-        ca_cert: Some(dir.join("ca.pem")),
-    })
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_offline_encryption_field_encryption_and_startup_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let _server = start_dev(dir.path(), port);
     let client = sdk(dir.path(), port);
-    client
-        .request(
-            reqwest::Method::POST,
-            "sys/mounts/transit",
-            Some(&json!({"type": "transit"})),
-        )
-        .await
-        .unwrap();
+    with_pii_keys(&client).await;
     let transit = client.transit("transit");
-    transit.create_key("users-pii", "ml-kem-768").await.unwrap();
-    transit.create_key("users-index", "hmac").await.unwrap();
 
     // Offline: encrypt with the fetched public key alone; the server decrypts.
     let offline = transit.offline_encryptor("users-pii").await.unwrap();

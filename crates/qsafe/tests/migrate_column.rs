@@ -9,10 +9,12 @@ use std::process::Command;
 
 #[path = "support/dev.rs"]
 mod dev;
+#[path = "support/sdk.rs"]
+mod sdk;
 
 use dev::{free_port, start_dev};
-use qsafe_client::{Client, Config, FieldEncryptor};
-use serde_json::json;
+use qsafe_client::FieldEncryptor;
+use sdk::{sdk, with_pii_keys};
 use sqlx::{AssertSqlSafe, Executor as _, Row as _};
 
 fn postgres_url() -> Option<String> {
@@ -70,23 +72,9 @@ async fn a_plaintext_column_is_encrypted_in_place_resumably() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let _server = start_dev(dir.path(), port);
-    let client = Client::new(Config {
-        addr: format!("https://127.0.0.1:{port}"),
-        token: Some("dev-root".to_owned().into()),
-        ca_cert: Some(dir.path().join("ca.pem")),
-    })
-    .unwrap();
-    client
-        .request(
-            reqwest::Method::POST,
-            "sys/mounts/transit",
-            Some(&json!({"type": "transit"})),
-        )
-        .await
-        .unwrap();
+    let client = sdk(dir.path(), port);
+    with_pii_keys(&client).await;
     let transit = client.transit("transit");
-    transit.create_key("users-pii", "ml-kem-768").await.unwrap();
-    transit.create_key("users-index", "hmac").await.unwrap();
 
     let common = [
         "--table",
