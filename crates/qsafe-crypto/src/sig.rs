@@ -1,12 +1,14 @@
 //! Digital signatures: ML-DSA-44/65/87 (FIPS 204, pure, empty context), ECDSA-P256 with SHA-256
 //! (FIPS 186-5), Ed25519 (RFC 8032), and composite ML-DSA-65 + ECDSA-P256
-//! (draft-ietf-lamps-pq-composite-sigs-19; docs/formats.md §6).
+//! (draft-ietf-lamps-pq-composite-sigs-19; docs/formats.md §6). ECDSA-P256 also signs and verifies
+//! a caller-supplied SHA-256 digest (`prehashed`, module `prehashed`).
 //!
 //! ML-DSA, ECDSA and Ed25519 run on aws-lc-rs. Private keys are held in their smallest standard
 //! form, which is also their export form: the 32-byte ML-DSA seed (FIPS 204 ξ), the 32-byte Ed25519
 //! seed, the 32-byte big-endian ECDSA scalar.
 
 pub(crate) mod composite;
+mod prehashed;
 
 use core::fmt;
 use std::sync::Arc;

@@ -1,10 +1,12 @@
 //! `sign/:name[/:hash_algorithm]` and `verify/:name[/:hash_algorithm]` (Vault transit "Sign data"
 //! and "Verify signed data"; OpenBao `path_sign_verify.go`). ML-DSA signs pure (empty context),
 //! the hybrid type with qsafe-crypto's composite ML-DSA-65 + ECDSA-P256, ECDSA-P256 over SHA-256.
+//! `prehashed=true` (ECDSA-P256 only) takes `input` as the SHA-256 digest the caller computed.
 
 use qsafe_core::fields::{field_bool, field_str, field_u64, required};
 use qsafe_core::{Error, Response, Result};
 use serde_json::{Map, Value, json};
+use zeroize::Zeroizing;
 
 use crate::Ctx;
 use crate::batch;
@@ -12,10 +14,15 @@ use crate::input::{b64_required, format_versioned, parse_versioned, refuse};
 use crate::path_hmac::{mac_algorithm, verify_one as verify_hmac};
 use crate::policy::{KeyType, Keyring};
 
+/// Length of a SHA-256 digest, the only prehashed input.
+const DIGEST_LEN: usize = 32;
+
 /// Options shared by every item of a request.
 #[derive(Clone, Copy)]
 struct Options {
     jws: bool,
+    /// `input` is a SHA-256 digest, signed as is (ECDSA-P256 only).
+    prehashed: bool,
     default_version: Option<u64>,
 }
 
@@ -41,12 +48,9 @@ fn options(ctx: &Ctx<'_>, keyring: &Keyring, hash_in_path: Option<&str>) -> Resu
             key_type.name()
         )));
     }
-    if field_bool(data, "prehashed")?.unwrap_or(false) {
-        return Err(Error::InvalidInput(
-            "prehashed is not supported: qsafe signs the input itself (qsafe-crypto has no \
-             sign-a-given-digest operation)"
-                .into(),
-        ));
+    let prehashed = field_bool(data, "prehashed")?.unwrap_or(false);
+    if prehashed {
+        prehashed_allowed(key_type)?;
     }
     let hash = match hash_in_path {
         Some(h) => Some(h),
@@ -55,8 +59,8 @@ fn options(ctx: &Ctx<'_>, keyring: &Keyring, hash_in_path: Option<&str>) -> Resu
             None => field_str(data, "algorithm")?,
         },
     };
-    // ECDSA-P256 hashes with SHA-256; the other types sign the message itself and ignore the
-    // hash algorithm (as Vault does for ed25519).
+    // ECDSA-P256 hashes with SHA-256 (and a prehashed input must be a SHA-256 digest); the other
+    // types sign the message itself and ignore the hash algorithm (as Vault does for ed25519).
     if key_type == KeyType::EcdsaP256 && !matches!(hash, None | Some("sha2-256")) {
         return Err(Error::InvalidInput(
             "ecdsa-p256 keys sign with sha2-256 only".into(),
@@ -73,15 +77,53 @@ fn options(ctx: &Ctx<'_>, keyring: &Keyring, hash_in_path: Option<&str>) -> Resu
     };
     Ok(Options {
         jws,
+        prehashed,
         default_version: field_u64(data, "key_version")?,
     })
 }
 
-fn sign_one(keyring: &Keyring, item: &Value, opts: Options) -> Result<Map<String, Value>> {
+/// Refuses `prehashed` for every type but ECDSA-P256, saying why.
+fn prehashed_allowed(key_type: KeyType) -> Result<()> {
+    let why = match key_type {
+        KeyType::EcdsaP256 => return Ok(()),
+        KeyType::MlDsa44 | KeyType::MlDsa65 | KeyType::MlDsa87 => {
+            "ML-DSA signs the message itself (pure ML-DSA, FIPS 204; HashML-DSA is not offered)"
+        }
+        KeyType::HybridMlDsa65EcdsaP256 => {
+            "the composite ML-DSA-65 + ECDSA-P256 signature covers the message itself (pure \
+             ML-DSA, no HashML-DSA)"
+        }
+        KeyType::Ed25519 => "Ed25519 signs the message itself (no Ed25519ph mode)",
+        _ => "the key type does not sign",
+    };
+    Err(Error::InvalidInput(format!(
+        "prehashed is supported for ecdsa-p256 keys only, not {}: {why}; send the message as \
+         input",
+        key_type.name()
+    )))
+}
+
+/// The item's `input`; when prehashed, checked to be a SHA-256 digest.
+fn input(item: &Value, opts: Options) -> Result<Zeroizing<Vec<u8>>> {
     let input = b64_required(Some(item), "input")?;
+    if opts.prehashed && input.len() != DIGEST_LEN {
+        return Err(Error::InvalidInput(format!(
+            "prehashed input must be a {DIGEST_LEN}-byte sha2-256 digest, got {} bytes",
+            input.len()
+        )));
+    }
+    Ok(input)
+}
+
+fn sign_one(keyring: &Keyring, item: &Value, opts: Options) -> Result<Map<String, Value>> {
+    let input = input(item, opts)?;
     let requested = field_u64(Some(item), "key_version")?.or(opts.default_version);
     let (n, version) = keyring.for_encryption(requested)?;
-    let sig = version.sign(&input, opts.jws)?;
+    let sig = if opts.prehashed {
+        version.sign_digest(&input, opts.jws)?
+    } else {
+        version.sign(&input, opts.jws)?
+    };
     let mut out = Map::new();
     out.insert(
         "signature".into(),
@@ -92,9 +134,14 @@ fn sign_one(keyring: &Keyring, item: &Value, opts: Options) -> Result<Map<String
 }
 
 fn verify_one(keyring: &Keyring, item: &Value, opts: Options) -> Result<Map<String, Value>> {
-    let input = b64_required(Some(item), "input")?;
+    let input = input(item, opts)?;
     let (n, sig) = parse_versioned("signature", required(Some(item), "signature")?, opts.jws)?;
-    let valid = keyring.for_decryption(n)?.verify(&input, &sig, opts.jws)?;
+    let version = keyring.for_decryption(n)?;
+    let valid = if opts.prehashed {
+        version.verify_digest(&input, &sig, opts.jws)?
+    } else {
+        version.verify(&input, &sig, opts.jws)?
+    };
     let mut out = Map::new();
     out.insert("valid".into(), json!(valid));
     Ok(out)

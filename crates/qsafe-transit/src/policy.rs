@@ -439,9 +439,52 @@ impl KeyVersion {
         Ok(checked.is_ok())
     }
 
+    /// Signs a caller-supplied SHA-256 `digest` (transit `prehashed`; ECDSA-P256 only).
+    pub(crate) fn sign_digest(&self, digest: &[u8], jws: bool) -> Result<Vec<u8>> {
+        let Material::Private(PrivateKey::Signing(k)) = &self.material else {
+            return Err(unsupported("signing"));
+        };
+        let sha = AlgorithmId::Sha256;
+        let signed = if jws {
+            k.sign_digest_jose(sha, digest)
+        } else {
+            k.sign_digest(sha, digest)
+        };
+        signed.map_err(digest_error)
+    }
+
+    /// Whether `sig` verifies over a caller-supplied SHA-256 `digest` (transit `prehashed`).
+    pub(crate) fn verify_digest(&self, digest: &[u8], sig: &[u8], jws: bool) -> Result<bool> {
+        let Material::Private(PrivateKey::Signing(k)) = &self.material else {
+            return Err(unsupported("verification"));
+        };
+        let (key, sha) = (k.verifying_key(), AlgorithmId::Sha256);
+        let checked = if jws {
+            key.verify_digest_jose(sha, digest, sig)
+        } else {
+            key.verify_digest(sha, digest, sig)
+        };
+        match checked {
+            Ok(()) => Ok(true),
+            Err(qsafe_crypto::Error::BadSignature) => Ok(false),
+            Err(e) => Err(digest_error(e)),
+        }
+    }
+
     /// The MAC of `input` under the version's HMAC key.
     pub(crate) fn hmac(&self, alg: AlgorithmId, input: &[u8]) -> Result<[u8; 32]> {
         hash::hmac(alg, self.hmac_key.as_ref(), input).map_err(crypto)
+    }
+}
+
+/// A refused prehashed digest (wrong length, key type or hash) is bad input; the rest internal.
+fn digest_error(e: qsafe_crypto::Error) -> Error {
+    match e {
+        qsafe_crypto::Error::InvalidLength { .. }
+        | qsafe_crypto::Error::WrongAlgorithmKind { .. } => {
+            Error::InvalidInput(format!("prehashed input refused: {e}"))
+        }
+        other => crypto(other),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Sign and verify for every signing type, checked against the public key of the read.
 
+use qsafe_crypto::hash::sha256;
 use qsafe_crypto::keys::PublicKey;
 use serde_json::json;
 
@@ -80,13 +81,19 @@ async fn sign_and_verify_each_signing_type() {
                 .await,
             "missing",
         );
+        // Only ECDSA-P256 takes a digest; there a 1-byte input is not one.
+        let refusal = if key_type == "ecdsa-p256" {
+            "32-byte sha2-256 digest"
+        } else {
+            "prehashed is supported for ecdsa-p256 keys only"
+        };
         assert_invalid(
             &h.write_err(
                 &format!("sign/{key_type}"),
                 json!({"input": b64(b"m"), "prehashed": true}),
             )
             .await,
-            "prehashed",
+            refusal,
         );
         assert_invalid(
             &h.write_err(
@@ -201,4 +208,206 @@ async fn ecdsa_hash_and_jws_marshaling() {
             .await,
         "derivation",
     );
+}
+
+/// The raw bytes of a `qsafe:v1:` signature (standard base64).
+fn raw_sig(sig: &str) -> Vec<u8> {
+    unb64(sig.strip_prefix("qsafe:v1:").unwrap())
+}
+
+#[tokio::test]
+async fn ecdsa_prehashed_sign_and_verify() {
+    let h = Harness::new().await;
+    h.create("ec", "ecdsa-p256", json!({})).await;
+    let digest = sha256(b"message");
+    let signed = h
+        .write("sign/ec", json!({"input": b64(&digest), "prehashed": true}))
+        .await;
+    let sig = signed["signature"].as_str().unwrap().to_owned();
+    assert_eq!(raw_sig(&sig)[0], 0x30, "DER SEQUENCE");
+    // Verifies prehashed against the digest, and plain against the original message.
+    let prehashed = h
+        .write(
+            "verify/ec",
+            json!({"input": b64(&digest), "signature": sig, "prehashed": true}),
+        )
+        .await;
+    assert_eq!(prehashed["valid"], true);
+    let plain = h
+        .write(
+            "verify/ec",
+            json!({"input": b64(b"message"), "signature": sig}),
+        )
+        .await;
+    assert_eq!(plain["valid"], true);
+    let read = h.read("keys/ec").await;
+    let PublicKey::Verifying(vk) =
+        PublicKey::from_pem(read["keys"]["1"]["public_key"].as_str().unwrap()).unwrap()
+    else {
+        panic!("not a verifying key")
+    };
+    vk.verify(b"message", &raw_sig(&sig)).unwrap();
+    // A plain signature verifies prehashed; another digest does not.
+    let plain_sig = h
+        .write("sign/ec/sha2-256", json!({"input": b64(b"message")}))
+        .await;
+    let ok = h
+        .write(
+            "verify/ec/sha2-256",
+            json!({"input": b64(&digest), "signature": plain_sig["signature"], "prehashed": "true"}),
+        )
+        .await;
+    assert_eq!(ok["valid"], true);
+    let other = sha256(b"messagf");
+    let no = h
+        .write(
+            "verify/ec",
+            json!({"input": b64(&other), "signature": sig, "prehashed": true}),
+        )
+        .await;
+    assert_eq!(no["valid"], false);
+    // Without prehashed, the digest is a message of its own.
+    let as_message = h
+        .write(
+            "verify/ec",
+            json!({"input": b64(&digest), "signature": sig}),
+        )
+        .await;
+    assert_eq!(as_message["valid"], false);
+}
+
+#[tokio::test]
+async fn ecdsa_prehashed_jws_and_batch() {
+    let h = Harness::new().await;
+    h.create("ec", "ecdsa-p256", json!({})).await;
+    let digest = sha256(b"m");
+    let jws = h
+        .write(
+            "sign/ec",
+            json!({"input": b64(&digest), "prehashed": true, "marshaling_algorithm": "jws"}),
+        )
+        .await;
+    let sig = jws["signature"].as_str().unwrap();
+    let fixed =
+        qsafe_crypto::encoding::b64url_decode("t", sig.strip_prefix("qsafe:v1:").unwrap()).unwrap();
+    assert_eq!(fixed.len(), 64, "r || s");
+    for (input, prehashed) in [(b64(&digest), true), (b64(b"m"), false)] {
+        let ok = h
+            .write(
+                "verify/ec",
+                json!({"input": input, "signature": sig, "prehashed": prehashed,
+                       "marshaling_algorithm": "jws"}),
+            )
+            .await;
+        assert_eq!(ok["valid"], true, "prehashed={prehashed}");
+    }
+    // Batch: each item a digest; a wrong-length item fails alone.
+    let items: Vec<_> = (0..5)
+        .map(|i| {
+            let input = if i == 2 {
+                b64(&[0u8; 31])
+            } else {
+                b64(&sha256(format!("m{i}").as_bytes()))
+            };
+            json!({"input": input, "reference": i})
+        })
+        .collect();
+    let signed = h
+        .write("sign/ec", json!({"batch_input": items, "prehashed": true}))
+        .await;
+    let results = signed["batch_results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    assert!(
+        results[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("32-byte sha2-256 digest")
+    );
+    assert_eq!(results[2]["reference"], 2);
+    let checks: Vec<_> = results
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .map(
+            |(i, r)| json!({"input": b64(format!("m{i}").as_bytes()), "signature": r["signature"]}),
+        )
+        .collect();
+    let verified = h.write("verify/ec", json!({"batch_input": checks})).await;
+    for r in verified["batch_results"].as_array().unwrap() {
+        assert_eq!(r["valid"], true);
+    }
+}
+
+#[tokio::test]
+async fn ecdsa_prehashed_bad_input() {
+    let h = Harness::new().await;
+    h.create("ec", "ecdsa-p256", json!({})).await;
+    let sig = h.write("sign/ec", json!({"input": b64(b"message")})).await["signature"].clone();
+    for len in [0usize, 20, 31, 33, 48, 64] {
+        let digest = vec![9u8; len];
+        let e = h
+            .write_err("sign/ec", json!({"input": b64(&digest), "prehashed": true}))
+            .await;
+        assert_invalid(&e, "32-byte sha2-256 digest");
+        let e = h
+            .write_err(
+                "verify/ec",
+                json!({"input": b64(&digest), "signature": sig, "prehashed": true}),
+            )
+            .await;
+        assert_invalid(&e, "32-byte sha2-256 digest");
+    }
+    let digest = b64(&sha256(b"message"));
+    for path in ["sign/ec/sha2-384", "sign/ec/sha2-512", "sign/ec/sha3-256"] {
+        let e = h
+            .write_err(path, json!({"input": digest, "prehashed": true}))
+            .await;
+        assert_invalid(&e, "sha2-256");
+    }
+    let e = h
+        .write_err(
+            "verify/ec",
+            json!({"input": digest, "signature": sig, "prehashed": true,
+                   "hash_algorithm": "sha2-512"}),
+        )
+        .await;
+    assert_invalid(&e, "sha2-256");
+    assert_invalid(
+        &h.write_err("sign/ec", json!({"input": digest, "prehashed": "maybe"}))
+            .await,
+        "prehashed",
+    );
+}
+
+#[tokio::test]
+async fn prehashed_refused_for_other_signing_types() {
+    let h = Harness::new().await;
+    let digest = b64(&sha256(b"message"));
+    for (key_type, why) in [
+        ("ml-dsa-65", "pure ML-DSA"),
+        ("ml-dsa-44", "HashML-DSA is not offered"),
+        ("hybrid-ml-dsa-65-ecdsa-p256", "composite"),
+        ("ed25519", "Ed25519ph"),
+    ] {
+        h.create(key_type, key_type, json!({})).await;
+        let e = h
+            .write_err(
+                &format!("sign/{key_type}"),
+                json!({"input": digest, "prehashed": true}),
+            )
+            .await;
+        assert_invalid(&e, "prehashed is supported for ecdsa-p256 keys only");
+        assert_invalid(&e, why);
+        let sig = h
+            .write(&format!("sign/{key_type}"), json!({"input": digest}))
+            .await["signature"]
+            .clone();
+        let e = h
+            .write_err(
+                &format!("verify/{key_type}"),
+                json!({"input": digest, "signature": sig, "prehashed": true}),
+            )
+            .await;
+        assert_invalid(&e, why);
+    }
 }
