@@ -8,6 +8,8 @@ mod keyring;
 pub mod seal;
 pub mod sql;
 pub mod storage;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod view;
 
 pub use barrier::{Barrier, RootKey};

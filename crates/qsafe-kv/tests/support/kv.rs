@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use qsafe_core::{Engine, EngineFactory, EngineRequest, Operation, Response};
 use qsafe_kv::KvFactory;
-use qsafe_store::{Barrier, RootKey, SqlStorage, Storage, View};
+use qsafe_store::View;
 use serde_json::{Value, json};
 
 pub(crate) struct Kv {
@@ -19,18 +19,9 @@ pub(crate) struct Kv {
 impl Kv {
     /// A fresh mount of `kv` with these options.
     pub(crate) async fn new(options: Value) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let storage: Arc<dyn Storage> = Arc::new(
-            SqlStorage::open_sqlite(&dir.path().join("db"), 4)
-                .await
-                .unwrap(),
-        );
-        let barrier = Arc::new(Barrier::new(storage));
-        barrier
-            .initialize(RootKey::generate(&qsafe_crypto::Rng::new()).unwrap())
+        let (view, dir) = qsafe_store::testing::scratch_view("logical/test/")
             .await
             .unwrap();
-        let view = View::new(barrier, "logical/test/").unwrap();
         let engine = KvFactory.build(&options).unwrap();
         Self {
             _dir: dir,

@@ -5,24 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use qsafe_crypto::Rng;
-use qsafe_store::{Barrier, RootKey, SqlStorage, Storage, View};
+use qsafe_store::View;
 
 use super::{KeyCache, now};
 use crate::policy::{self, KeyType, Keyring};
 
 async fn view() -> (View, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let storage: Arc<dyn Storage> = Arc::new(
-        SqlStorage::open_sqlite(&dir.path().join("db"), 4)
-            .await
-            .unwrap(),
-    );
-    let barrier = Arc::new(Barrier::new(storage));
-    barrier
-        .initialize(RootKey::generate(&Rng::new()).unwrap())
+    qsafe_store::testing::scratch_view("logical/t/")
         .await
-        .unwrap();
-    (View::new(barrier, "logical/t/").unwrap(), dir)
+        .unwrap()
 }
 
 fn parsed(cache: &KeyCache) -> u64 {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use qsafe_core::{Engine, EngineFactory, EngineRequest, Error, Operation, Response};
 use qsafe_crypto::encoding::b64_encode;
-use qsafe_store::{Barrier, RootKey, SqlStorage, Storage, View};
+use qsafe_store::View;
 use qsafe_transit::TransitFactory;
 use serde_json::{Value, json};
 
@@ -25,18 +25,9 @@ pub(crate) struct Harness {
 
 impl Harness {
     pub(crate) async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let storage: Arc<dyn Storage> = Arc::new(
-            SqlStorage::open_sqlite(&dir.path().join("db"), 4)
-                .await
-                .unwrap(),
-        );
-        let barrier = Arc::new(Barrier::new(storage));
-        barrier
-            .initialize(RootKey::generate(&qsafe_crypto::Rng::new()).unwrap())
+        let (view, dir) = qsafe_store::testing::scratch_view("logical/transit/")
             .await
             .unwrap();
-        let view = View::new(barrier, "logical/transit/").unwrap();
         assert_eq!(TransitFactory.kind(), "transit");
         let engine = TransitFactory.build(&json!({})).unwrap();
         Self {
