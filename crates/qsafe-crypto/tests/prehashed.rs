@@ -10,15 +10,11 @@
 )]
 mod peer;
 
-use std::io::Write as _;
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use qsafe_crypto::hash::sha256;
 use qsafe_crypto::keys::PublicKey;
 use qsafe_crypto::sig::SigningKey;
 use qsafe_crypto::{AlgorithmId, Error, Rng};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const MESSAGE: &[u8] = b"qsafe prehashed: the caller hashed this";
 
@@ -164,61 +160,6 @@ fn other_key_types_are_refused() {
     }
 }
 
-/// The peer: verifies qsafe's DER and r ‖ s signatures over the digest with `Prehashed`, then
-/// signs a digest of its own. Any failure raises, so the process exits non-zero.
-const PEER: &str = r#"
-import json, sys
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, utils
-
-req = json.load(sys.stdin)
-digest = bytes.fromhex(req["digest"])
-prehashed = ec.ECDSA(utils.Prehashed(hashes.SHA256()))
-public = serialization.load_pem_public_key(req["public_pem"].encode())
-assert isinstance(public.curve, ec.SECP256R1)
-public.verify(bytes.fromhex(req["der"]), digest, prehashed)
-fixed = bytes.fromhex(req["jose"])
-r, s = int.from_bytes(fixed[:32], "big"), int.from_bytes(fixed[32:], "big")
-public.verify(utils.encode_dss_signature(r, s), digest, prehashed)
-# A flipped digest must fail, or the checks above prove nothing.
-try:
-    public.verify(bytes.fromhex(req["der"]), bytes([digest[0] ^ 1]) + digest[1:], prehashed)
-    raise SystemExit("peer accepted a signature over another digest")
-except Exception as e:
-    if type(e).__name__ != "InvalidSignature":
-        raise
-mine = ec.generate_private_key(ec.SECP256R1())
-own = bytes.fromhex(req["peer_digest"])
-print(json.dumps({
-    "public_pem": mine.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
-    "signature": mine.sign(own, prehashed).hex(),
-}))
-"#;
-
-fn run_peer(python: &Path, request: &Value) -> Value {
-    let mut child = Command::new(python)
-        .args(["-c", PEER])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start python peer");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(request.to_string().as_bytes())
-        .expect("write request");
-    let out = child.wait_with_output().expect("python peer");
-    assert!(
-        out.status.success(),
-        "prehashed peer failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("peer reply is JSON")
-}
-
 #[test]
 fn python_cryptography_prehashed_agrees_both_ways() {
     let Some(python) = peer::python(&["cryptography.hazmat.primitives.asymmetric.utils"]) else {
@@ -231,8 +172,9 @@ fn python_cryptography_prehashed_agrees_both_ways() {
     let public_pem = PublicKey::Verifying(key.verifying_key().clone())
         .to_pem()
         .unwrap();
-    let reply = run_peer(
+    let reply = peer::run_json(
         &python,
+        "pyca_prehashed.py",
         &json!({
             "public_pem": public_pem,
             "digest": hex::encode(digest),
