@@ -109,20 +109,22 @@ impl Kv {
         data: &Map<String, Value>,
         cas: Option<u64>,
     ) -> Result<VersionMetadata> {
-        let mut body = json!({ "data": data });
-        if let Some(cas) = cas {
-            body["options"] = json!({ "cas": cas });
-        }
-        let answer = self
-            .client
-            .request(Method::POST, &self.path("data", path), Some(&body))
-            .await?;
-        decode(data_of(answer)?)
+        self.new_version(Method::POST, path, data, cas).await
     }
 
     /// Merges `data` into the current version (JSON merge patch) as a new version.
     pub async fn patch(
         &self,
+        path: &str,
+        data: &Map<String, Value>,
+        cas: Option<u64>,
+    ) -> Result<VersionMetadata> {
+        self.new_version(Method::PATCH, path, data, cas).await
+    }
+
+    async fn new_version(
+        &self,
+        method: Method,
         path: &str,
         data: &Map<String, Value>,
         cas: Option<u64>,
@@ -133,7 +135,7 @@ impl Kv {
         }
         let answer = self
             .client
-            .request(Method::PATCH, &self.path("data", path), Some(&body))
+            .request(method, &self.path("data", path), Some(&body))
             .await?;
         decode(data_of(answer)?)
     }

@@ -55,10 +55,23 @@ pub(crate) fn encrypt_one(
     default_version: Option<u64>,
 ) -> Result<Map<String, Value>> {
     let plaintext = b64_required(Some(item), "plaintext")?;
+    seal(keyring, rng, item, &plaintext, default_version)
+}
+
+/// Encrypts `plaintext` with the item's `associated_data` under its `key_version` (or
+/// `default_version`, or the latest): the `ciphertext` and `key_version` of an answer. Shared
+/// by encrypt and rewrap.
+pub(crate) fn seal(
+    keyring: &Keyring,
+    rng: &Rng,
+    item: &Value,
+    plaintext: &[u8],
+    default_version: Option<u64>,
+) -> Result<Map<String, Value>> {
     let aad = b64_field(Some(item), "associated_data")?;
     let requested = field_u64(Some(item), "key_version")?.or(default_version);
     let (n, version) = keyring.for_encryption(requested)?;
-    let ciphertext = version.encrypt(&aad, &plaintext, rng)?;
+    let ciphertext = version.encrypt(&aad, plaintext, rng)?;
     let mut out = Map::new();
     out.insert(
         "ciphertext".into(),

@@ -4,13 +4,12 @@
 use qsafe_core::fields::field_u64;
 use qsafe_core::{Response, Result};
 use qsafe_crypto::Rng;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::Ctx;
 use crate::batch;
-use crate::input::{b64_field, format_versioned};
 use crate::path_decrypt::open;
-use crate::path_encrypt::check_encryption;
+use crate::path_encrypt::{check_encryption, seal};
 use crate::policy::Keyring;
 
 fn rewrap_one(
@@ -20,17 +19,7 @@ fn rewrap_one(
     default_version: Option<u64>,
 ) -> Result<Map<String, Value>> {
     let plaintext = open(keyring, item)?;
-    let aad = b64_field(Some(item), "associated_data")?;
-    let requested = field_u64(Some(item), "key_version")?.or(default_version);
-    let (n, version) = keyring.for_encryption(requested)?;
-    let ciphertext = version.encrypt(&aad, &plaintext, rng)?;
-    let mut out = Map::new();
-    out.insert(
-        "ciphertext".into(),
-        json!(format_versioned(n, &ciphertext, false)),
-    );
-    out.insert("key_version".into(), json!(n));
-    Ok(out)
+    seal(keyring, rng, item, &plaintext, default_version)
 }
 
 /// POST `rewrap/:name`.
