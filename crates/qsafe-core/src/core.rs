@@ -64,6 +64,26 @@ pub struct Request {
     pub id: String,
 }
 
+impl Request {
+    /// A request from inside the process (set-up steps, tests) made with `token`; no client
+    /// address, the id `internal`.
+    pub fn internal(
+        operation: Operation,
+        path: impl Into<String>,
+        data: Option<Value>,
+        token: &str,
+    ) -> Self {
+        Self {
+            operation,
+            path: path.into(),
+            data,
+            credential: Credential::Token(Zeroizing::new(token.to_owned())),
+            client: None,
+            id: "internal".into(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Request")

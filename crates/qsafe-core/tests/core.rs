@@ -90,18 +90,12 @@ fn core_over(storage: &SqlStorage, device: &Device) -> Core {
 }
 
 fn req(op: Operation, path: &str, data: Option<Value>, token: &str) -> Request {
-    Request {
-        operation: op,
-        path: path.into(),
-        data,
-        credential: if token.is_empty() {
-            Credential::None
-        } else {
-            Credential::Token(Zeroizing::new(token.into()))
-        },
-        client: Some("127.0.0.1".into()),
-        id: "test".into(),
+    let mut request = Request::internal(op, path, data, token);
+    if token.is_empty() {
+        request.credential = Credential::None;
     }
+    request.client = Some("127.0.0.1".into());
+    request
 }
 
 async fn setup() -> (

@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use qsafe_core::Core;
 use qsafe_core::audit::AuditLog;
+use qsafe_core::{Core, Operation, Request};
 use qsafe_store::{Barrier, Seal, SqlStorage};
 use serde_json::{Value, json};
 
@@ -36,27 +36,23 @@ async fn every_documented_operation_is_served() {
         ("secret", json!({"type": "kv", "options": {"version": "2"}})),
         ("transit", json!({"type": "transit"})),
     ] {
-        core.execute(qsafe_core::Request {
-            operation: qsafe_core::Operation::Write,
-            path: format!("sys/mounts/{mount}"),
-            data: Some(body),
-            credential: qsafe_core::Credential::Token(root.clone().into()),
-            client: None,
-            id: "setup".into(),
-        })
+        core.execute(Request::internal(
+            Operation::Write,
+            format!("sys/mounts/{mount}"),
+            Some(body),
+            &root,
+        ))
         .await
         .unwrap();
     }
     // revoke-self gets a token of its own, so the rest keep the root token.
     let child = core
-        .execute(qsafe_core::Request {
-            operation: qsafe_core::Operation::Write,
-            path: "auth/token/create".into(),
-            data: Some(json!({"policies": ["root"]})),
-            credential: qsafe_core::Credential::Token(root.clone().into()),
-            client: None,
-            id: "setup".into(),
-        })
+        .execute(Request::internal(
+            Operation::Write,
+            "auth/token/create",
+            Some(json!({"policies": ["root"]})),
+            &root,
+        ))
         .await
         .unwrap()
         .auth

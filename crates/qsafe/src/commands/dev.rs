@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 use qsafe_core::audit::AuditLog;
-use qsafe_core::{Credential, Operation, Request};
+use qsafe_core::{Operation, Request};
 use qsafe_store::{Barrier, Seal, SqlStorage, UnsealKey};
 use zeroize::Zeroizing;
 
@@ -111,18 +111,16 @@ async fn serve(args: Dev) -> Result<(), Failure> {
             .await
             .map_err(|e| Failure::Input(e.into()))?;
         // As Vault's dev server: KV v2 at `secret/`, so `kv put secret/app ...` works at once.
-        core.execute(Request {
-            operation: Operation::Write,
-            path: "sys/mounts/secret".into(),
-            data: Some(serde_json::json!({
+        core.execute(Request::internal(
+            Operation::Write,
+            "sys/mounts/secret",
+            Some(serde_json::json!({
                 "type": "kv",
                 "description": "key/value secret storage",
                 "options": {"version": "2"},
             })),
-            credential: Credential::Token(out.root_token.clone()),
-            client: None,
-            id: "dev-setup".into(),
-        })
+            &out.root_token,
+        ))
         .await
         .map_err(|e| internal(e.into()))?;
         Some(out.root_token)
