@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -17,6 +16,7 @@ use axum::{Json, Router};
 use qsafe_core::{Core, Credential, Operation, Request};
 use qsafe_store::UnsealKey;
 use serde::Deserialize;
+use qsafe_crypto::encoding::{b64_decode, b64_encode};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -30,7 +30,7 @@ pub const MAX_BODY: usize = 32 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     core: Arc<Core>,
-    requests: Arc<AtomicU64>,
+    rng: qsafe_crypto::Rng,
     metrics: Arc<Metrics>,
     auto_unseal: Option<Arc<UnsealKey>>,
 }
@@ -45,7 +45,7 @@ pub fn router(core: Arc<Core>) -> Router {
 pub fn router_with_auto_unseal(core: Arc<Core>, auto_unseal: Option<Arc<UnsealKey>>) -> Router {
     let state = AppState {
         core,
-        requests: Arc::new(AtomicU64::new(0)),
+        rng: qsafe_crypto::Rng::new(),
         metrics: Arc::new(Metrics::default()),
         auto_unseal,
     };
@@ -118,8 +118,12 @@ async fn metrics(
         .into_response())
 }
 
+/// A random 128-bit request id: audit lines of different runs and replicas never share one.
 fn request_id(state: &AppState) -> String {
-    format!("{:016x}", state.requests.fetch_add(1, Ordering::Relaxed))
+    match state.rng.bytes::<16>() {
+        Ok(bytes) => hex::encode(*bytes),
+        Err(_) => "0".repeat(32),
+    }
 }
 
 /// Vault's health codes: 200 active, 501 not initialized, 503 sealed.
@@ -215,7 +219,13 @@ async fn init(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>,
         )
         .await?;
     let base64: Vec<&str> = out.shares.iter().map(|s| s.as_str()).collect();
-    let hex_keys: Vec<String> = out.shares.iter().map(|s| base64_to_hex(s)).collect();
+    let hex_keys = out
+        .shares
+        .iter()
+        .map(|s| b64_decode("share", s).map(|b| Zeroizing::new(hex::encode(Zeroizing::new(b)))))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::from(qsafe_core::Error::from(e)))?;
+    let hex_keys: Vec<&str> = hex_keys.iter().map(|s| s.as_str()).collect();
     Ok(Json(json!({
         "keys": hex_keys,
         "keys_base64": base64,
@@ -241,8 +251,8 @@ async fn unseal(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
             .ok_or_else(|| ApiError::bad_request("missing \"key\""))?;
         let key = Zeroizing::new(key);
         // The Vault CLI sends shares as given: hex or base64.
-        let share = match hex::decode(key.trim()) {
-            Ok(bytes) => Zeroizing::new(base64_encode(&bytes)),
+        let share = match hex::decode(key.trim()).map(Zeroizing::new) {
+            Ok(bytes) => Zeroizing::new(b64_encode(&bytes)),
             Err(_) => Zeroizing::new(key.trim().to_owned()),
         };
         state.core.submit_share(&share).await?;
@@ -345,14 +355,3 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
 }
 
-fn base64_encode(bytes: &[u8]) -> String {
-    use base64ct::Encoding as _;
-    base64ct::Base64::encode_string(bytes)
-}
-
-fn base64_to_hex(b64: &str) -> String {
-    use base64ct::Encoding as _;
-    base64ct::Base64::decode_vec(b64)
-        .map(hex::encode)
-        .unwrap_or_default()
-}

@@ -146,6 +146,7 @@ async fn every_documented_operation_is_served() {
                 && status != 403
                 && !body.contains("no handler")
                 && !body.contains("unsupported path")
+                && !body.contains("no transit path")
                 && !body.contains("unsupported operation"),
             "{method} {path}: {status} {body}"
         );

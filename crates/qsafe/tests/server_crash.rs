@@ -39,7 +39,9 @@ async fn kill_9_during_a_write_burst_loses_no_acknowledged_write() {
             }
         }));
     }
-    while acked.lock().unwrap().len() < ACKS {
+    // Wait for enough acknowledgements, unless every writer has stopped (then fail, below,
+    // instead of waiting forever).
+    while acked.lock().unwrap().len() < ACKS && !writers.iter().all(|w| w.is_finished()) {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     drop(server); // SIGKILL, mid-burst
@@ -47,7 +49,11 @@ async fn kill_9_during_a_write_burst_loses_no_acknowledged_write() {
         w.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= ACKS);
+    assert!(
+        acked.len() >= ACKS,
+        "the writers stopped after {} acknowledged writes",
+        acked.len()
+    );
 
     let port = free_port();
     let _server = start_dev(dir.path(), port);

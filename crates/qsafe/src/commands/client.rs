@@ -117,11 +117,19 @@ pub(crate) fn client(conn: &Connection) -> Result<Client, Failure> {
     Client::new(config).map_err(|e| Failure::Input(e.into()))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_current_thread()
+/// One runtime for the whole command: the SDK client's pooled connection lives on it, so a
+/// command's second call (e.g. the mount lookup, then the read) reuses the first call's TLS
+/// session instead of handshaking again on a fresh runtime.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::Internal(e.into()))
+        .map_err(|e| Failure::Internal(e.into()))?;
+    Ok(RUNTIME.get_or_init(|| rt))
 }
 
 /// Runs one SDK call to completion; the server's refusals are bad input (exit 2), the rest
@@ -143,12 +151,7 @@ fn call(
     path: &str,
     body: Option<Value>,
 ) -> Result<Option<Value>, Failure> {
-    runtime()?
-        .block_on(client.request(method, path, body.as_ref()))
-        .map_err(|e| match e {
-            qsafe_client::Error::Api { .. } => Failure::Input(e.into()),
-            other => Failure::Internal(other.into()),
-        })
+    block_on(client.request(method, path, body.as_ref()))
 }
 
 fn print_json(value: &Option<Value>) {
@@ -334,7 +337,7 @@ pub(crate) fn policy(cmd: PolicyCommand, conn: &Connection) -> Result<(), Failur
             call(
                 &client,
                 Method::PUT,
-                &format!("sys/policies/acl/{name}"),
+                &format!("sys/policies/acl/{}", qsafe_client::encode_path(&name)),
                 Some(json!({"policy": text.as_str()})),
             )?;
             println!("Success! Uploaded policy: {name}");
@@ -343,7 +346,7 @@ pub(crate) fn policy(cmd: PolicyCommand, conn: &Connection) -> Result<(), Failur
             let answer = call(
                 &client,
                 Method::GET,
-                &format!("sys/policies/acl/{name}"),
+                &format!("sys/policies/acl/{}", qsafe_client::encode_path(&name)),
                 None,
             )?;
             match answer.as_ref().and_then(|a| a["data"]["policy"].as_str()) {
@@ -371,7 +374,7 @@ pub(crate) fn policy(cmd: PolicyCommand, conn: &Connection) -> Result<(), Failur
             call(
                 &client,
                 Method::DELETE,
-                &format!("sys/policies/acl/{name}"),
+                &format!("sys/policies/acl/{}", qsafe_client::encode_path(&name)),
                 None,
             )?;
             println!("Success! Deleted policy: {name}");

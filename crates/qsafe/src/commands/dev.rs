@@ -43,18 +43,6 @@ pub(crate) fn run(args: Dev) -> Result<(), Failure> {
     runtime.block_on(serve(args))
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents)
-}
-
 async fn serve(args: Dev) -> Result<(), Failure> {
     let internal = |e: anyhow::Error| Failure::Internal(e);
     let temp;
@@ -100,7 +88,14 @@ async fn serve(args: Dev) -> Result<(), Failure> {
         None
     } else {
         let key = UnsealKey::generate(&qsafe_crypto::Rng::new()).map_err(|e| internal(e.into()))?;
-        write_private(&key_path, key.to_base64().as_bytes()).map_err(|e| internal(e.into()))?;
+        // Synced before init commits: a crash between the two must not leave a database whose
+        // unseal key was never written.
+        crate::fileio::write(
+            &key_path,
+            key.to_base64().as_bytes(),
+            crate::fileio::Sensitivity::Secret,
+            false,
+        )?;
         let out = core
             .init(
                 1,

@@ -3,7 +3,7 @@
 //! Plaintext and messages are read raw from stdin (or a file); a decrypted plaintext is written
 //! raw to stdout, since asking to decrypt is asking to see it.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::anyhow;
@@ -108,26 +108,15 @@ pub(crate) enum TransitCommand {
     },
 }
 
-fn read_input(path: Option<&PathBuf>) -> Result<Vec<u8>, Failure> {
-    let mut bytes = Vec::new();
-    match path {
-        Some(path) => {
-            bytes = std::fs::read(path)
-                .map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))?;
-        }
-        None => {
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|e| Failure::Input(e.into()))?;
-        }
-    }
-    Ok(bytes)
+/// The bytes of `path`, or of stdin without one (`crate::fileio::read`, wiped on drop).
+fn read_input(path: Option<&PathBuf>) -> Result<zeroize::Zeroizing<Vec<u8>>, Failure> {
+    crate::fileio::read(path.map_or(std::path::Path::new("-"), PathBuf::as_path))
 }
 
 fn arg_or_stdin(value: Option<String>) -> Result<String, Failure> {
     match value {
         Some(v) => Ok(v),
-        None => Ok(String::from_utf8(read_input(None)?)
+        None => Ok(String::from_utf8(read_input(None)?.to_vec())
             .map_err(|_| Failure::Input(anyhow!("stdin is not text")))?
             .trim()
             .to_owned()),
@@ -194,7 +183,7 @@ pub(crate) fn run(cmd: TransitCommand, mount: &str, conn: &Connection) -> Result
             println!("Success! Rotated key {name}");
         }
         TransitCommand::Encrypt { name, input, aad } => {
-            let plaintext = zeroize::Zeroizing::new(read_input(input.as_ref())?);
+            let plaintext = read_input(input.as_ref())?;
             let aad = aad.as_deref().map(str::as_bytes);
             println!("{}", block_on(transit.encrypt(&name, &plaintext, aad))?);
         }
