@@ -15,6 +15,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 if [[ ${1:-} != --criterion ]]; then
+  if (($#)); then
+    echo "crypto.sh: options ($*) need --criterion; the interleaved mode takes none" >&2
+    exit 2
+  fi
   exec cargo bench -p qsafe-crypto --bench primitives -- --interleaved
 fi
 shift
