@@ -1,5 +1,5 @@
-//! JSON Merge Patch (RFC 7396 §2): how KV v2 `PATCH data/:path` and `PATCH metadata/:path`
-//! (its `custom_metadata`) combine a patch with the current document.
+//! JSON Merge Patch (RFC 7396 §2): how KV v2 `PATCH data/:path` combines a patch with the
+//! current version's data. (`PATCH metadata/:path` merges its typed fields itself.)
 
 use serde_json::{Map, Value};
 

@@ -2,6 +2,7 @@
 //! base64 inputs, the `qsafe:v<N>:` strings of ciphertexts, signatures and MACs
 //! (docs/formats.md §12), and parameters transit does not support.
 
+use qsafe_core::fields::field_bool;
 use qsafe_core::fields::field_str;
 use qsafe_core::{Error, Result};
 use qsafe_crypto::encoding::{b64_decode, b64_encode, b64url_decode, b64url_encode};
@@ -67,11 +68,12 @@ pub(crate) fn parse_versioned(what: &str, text: &str, url: bool) -> Result<(u64,
 /// Refuses parameters that name features transit does not have.
 pub(crate) fn refuse(data: Option<&Value>, names: &[(&str, &str)]) -> Result<()> {
     for (name, why) in names {
+        // A flag given as false (in any spelling `field_bool` takes) asks for nothing; any other
+        // value (true, or a context/nonce string) asks for the missing feature.
         let given = match data.and_then(|d| d.get(*name)) {
             None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) => !(s.is_empty() || s == "false" || s == "0"),
-            Some(_) => true,
+            Some(Value::String(s)) if s.is_empty() => false,
+            Some(_) => field_bool(data, name).unwrap_or(Some(true)) != Some(false),
         };
         if given {
             return Err(Error::InvalidInput(format!(

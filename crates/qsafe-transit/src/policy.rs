@@ -215,7 +215,15 @@ impl KeyRecord {
     /// Decodes a stored record.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self> {
         let record: Self = serde_json::from_slice(bytes)
-            .map_err(|e| Error::Internal(format!("transit key record does not decode: {e}")))?;
+            // serde's message can quote a field's value, and these values are seeds: name the
+            // position only.
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "transit key record does not decode (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
         if record.version != RECORD_FORMAT {
             return Err(Error::Internal(format!(
                 "transit key record format {} is not supported",

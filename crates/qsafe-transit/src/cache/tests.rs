@@ -234,21 +234,14 @@ async fn a_year_of_hourly_versions_rotates_cheaply() {
     .unwrap();
     cache.put(&view, &record, true).await.unwrap();
     drop(record);
-    let start = std::time::Instant::now();
+    // The cost is counted in versions parsed, not timed: the first load parses all 8,760, a
+    // rotation then parses one, and a load with nothing changed parses none.
     cache.require(&view, "year", &rng).await.unwrap();
-    let cold = start.elapsed();
     assert_eq!(parsed(&cache), 8_760);
     rotate(&cache, &view, "year", &rng, 1).await;
-    let start = std::time::Instant::now();
     let keyring = cache.require(&view, "year", &rng).await.unwrap();
-    let warm = start.elapsed();
     assert_eq!(keyring.config.latest_version, 8_761);
     assert_eq!(parsed(&cache), 8_761);
-    let start = std::time::Instant::now();
     cache.require(&view, "year", &rng).await.unwrap();
-    let hit = start.elapsed();
-    eprintln!(
-        "8,760 versions: first load {cold:?}, load after a rotation {warm:?}, cached {hit:?}"
-    );
-    assert!(warm < cold, "{warm:?} vs {cold:?}");
+    assert_eq!(parsed(&cache), 8_761);
 }

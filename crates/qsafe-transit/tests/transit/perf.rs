@@ -1,60 +1,41 @@
-//! Throughput of the engine itself (no HTTP): a 1,000-item batch, and 16 concurrent clients
-//! encrypting 128-byte plaintexts. Bounds are loose in debug builds.
+//! Large batches and many concurrent clients give correct answers. Their speed is measured by
+//! `tools/bench/transit.sh` (through HTTP, against OpenBao), never asserted here.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use qsafe_core::{EngineRequest, Operation};
 use serde_json::{Value, json};
 
 use crate::{Harness, b64};
 
-fn bound_ms(release: u128) -> u128 {
-    if cfg!(debug_assertions) {
-        release * 10
-    } else {
-        release
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_item_batch_is_fast() {
+async fn a_thousand_item_batch_round_trips_in_order() {
     let h = Harness::new().await;
     h.create("p", "ml-kem-768", json!({})).await;
     h.encrypt("p", b"warm", b"").await;
-    let items: Vec<Value> = (0..1000)
-        .map(|_| json!({"plaintext": b64(&[7u8; 128])}))
+    let items: Vec<Value> = (0..1000u32)
+        .map(|i| json!({"plaintext": b64(&i.to_be_bytes())}))
         .collect();
-    let start = Instant::now();
     let out = h.write("encrypt/p", json!({"batch_input": items})).await;
-    let encrypt_ms = start.elapsed().as_millis();
     let back: Vec<Value> = out["batch_results"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| json!({"ciphertext": r["ciphertext"]}))
         .collect();
-    let start = Instant::now();
     let out = h.write("decrypt/p", json!({"batch_input": back})).await;
-    let decrypt_ms = start.elapsed().as_millis();
-    assert_eq!(out["batch_results"].as_array().unwrap().len(), 1000);
-    eprintln!("1000-item batch: encrypt {encrypt_ms} ms, decrypt {decrypt_ms} ms");
-    assert!(
-        encrypt_ms < bound_ms(50),
-        "encrypt batch took {encrypt_ms} ms"
-    );
-    assert!(
-        decrypt_ms < bound_ms(50),
-        "decrypt batch took {decrypt_ms} ms"
-    );
+    let results = out["batch_results"].as_array().unwrap();
+    assert_eq!(results.len(), 1000);
+    for (i, r) in (0..1000u32).zip(results) {
+        assert_eq!(r["plaintext"], b64(&i.to_be_bytes()), "item {i}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixteen_clients_encrypting() {
+async fn sixteen_concurrent_clients_all_succeed() {
     let h = Arc::new(Harness::new().await);
     h.create("p", "ml-kem-768", json!({})).await;
     const PER_CLIENT: usize = 300;
-    let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let h = h.clone();
@@ -72,15 +53,4 @@ async fn sixteen_clients_encrypting() {
     for t in tasks {
         t.await.unwrap();
     }
-    let secs = start.elapsed().as_secs_f64();
-    let rate = (16 * PER_CLIENT) as f64 / secs;
-    eprintln!("16 clients: {rate:.0} encryptions/s through the engine (storage read included)");
-    assert!(
-        rate > if cfg!(debug_assertions) {
-            1_000.0
-        } else {
-            10_000.0
-        },
-        "{rate}"
-    );
 }
