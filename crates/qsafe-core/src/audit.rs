@@ -79,17 +79,19 @@ pub trait AuditSink: Send + Sync {
 pub struct FileSink {
     path: PathBuf,
     name: String,
-    file: Mutex<File>,
+    /// The file, and its length after the last complete line.
+    file: Mutex<(File, u64)>,
 }
 
 impl FileSink {
     /// Opens (creating) `path` for appending.
     pub fn open(path: &Path) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let len = file.metadata()?.len();
         Ok(Self {
             path: path.to_owned(),
             name: path.display().to_string(),
-            file: Mutex::new(file),
+            file: Mutex::new((file, len)),
         })
     }
 
@@ -141,15 +143,24 @@ impl AuditSink for FileSink {
     }
 
     fn append(&self, line: &[u8]) -> io::Result<()> {
-        let mut file = self
+        let mut guard = self
             .file
             .lock()
             .map_err(|_| io::Error::other("audit file lock poisoned"))?;
+        let (file, len) = &mut *guard;
         let mut buf = Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line);
         buf.push(b'\n');
-        file.write_all(&buf)?;
-        file.flush()
+        // A write that fails part-way (a full disk) must not leave a fragment before the next
+        // good line, or the chain would read as tampered from there on: cut the file back.
+        let written = file.write_all(&buf).and_then(|()| file.flush());
+        match written {
+            Ok(()) => *len += buf.len() as u64,
+            Err(_) => {
+                let _ = file.set_len(*len);
+            }
+        }
+        written
     }
 }
 

@@ -184,20 +184,6 @@ impl Core {
             }
             None => self.seal.init_shamir(shares, threshold).await?,
         };
-        let barrier = self.seal.barrier().clone();
-        let salt = *self.rng.bytes::<32>()?;
-        barrier
-            .transact(&[Write::put(AUDIT_SALT_PATH, salt.to_vec()).expecting(Expect::Absent)])
-            .await?;
-        barrier
-            .put(
-                MOUNTS_PATH,
-                &encode(&MountTable {
-                    version: 1,
-                    mounts: Vec::new(),
-                })?,
-            )
-            .await?;
         self.activate().await?;
         let root = self
             .active()?
@@ -250,15 +236,8 @@ impl Core {
     async fn activate(&self) -> Result<()> {
         let barrier = self.seal.barrier().clone();
         let tokens = TokenStore::open(barrier.clone()).await?;
-        let salt = barrier
-            .get(AUDIT_SALT_PATH)
-            .await?
-            .ok_or_else(|| Error::Internal("no audit salt".into()))?;
         let salt = AuditSalt::from_bytes(
-            salt.value
-                .as_slice()
-                .try_into()
-                .map_err(|_| Error::Internal("audit salt is not 32 bytes".into()))?,
+            *crate::salt::load_or_create(&barrier, AUDIT_SALT_PATH, &self.rng).await?,
         );
         let table = self.load_table().await?.0;
         let mut mounts = Vec::new();
@@ -300,12 +279,29 @@ impl Core {
     }
 
     async fn load_table(&self) -> Result<(MountTable, qsafe_store::Revision)> {
-        let value = self
-            .seal
-            .barrier()
-            .get(MOUNTS_PATH)
-            .await?
-            .ok_or_else(|| Error::Internal("no mount table".into()))?;
+        let barrier = self.seal.barrier();
+        let value = match barrier.get(MOUNTS_PATH).await? {
+            Some(value) => value,
+            None => {
+                // First activation (or a crash before it finished): an empty table. A replica
+                // that writes it first wins; either way it is read back.
+                let empty = encode(&MountTable {
+                    version: 1,
+                    mounts: Vec::new(),
+                })?;
+                match barrier
+                    .transact(&[Write::put(MOUNTS_PATH, empty).expecting(Expect::Absent)])
+                    .await
+                {
+                    Ok(_) | Err(qsafe_store::Error::Conflict { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                barrier
+                    .get(MOUNTS_PATH)
+                    .await?
+                    .ok_or_else(|| Error::Internal("no mount table".into()))?
+            }
+        };
         let table = serde_json::from_slice(&value.value)
             .map_err(|_| Error::Internal("mount table does not decode".into()))?;
         Ok((table, value.revision))
@@ -430,17 +426,17 @@ impl Core {
         let mounts = active.mounts.read().await;
         let (mounted, rest) = mounts
             .iter()
-            .find_map(|m| {
-                let bare = &m.entry.path[..m.entry.path.len() - 1];
-                if path == bare {
-                    Some((m, ""))
-                } else {
-                    path.strip_prefix(m.entry.path.as_str())
-                        .map(|rest| (m, rest))
-                }
-            })
+            .find_map(|m| m.entry.strip(path).map(|rest| (m, rest)))
             .ok_or_else(|| Error::NotFound(format!("no handler for route {path:?}")))?;
+        // A write needs `create` on a new path and `update` on an existing one; a caller granted
+        // both (the root token, most service policies) needs no existence check, which costs the
+        // engine a storage read and decrypt.
         let exists = match request.operation {
+            Operation::Write
+                if acl.allows(path, Capability::Create) && acl.allows(path, Capability::Update) =>
+            {
+                true
+            }
             Operation::Write => mounted.engine.exists(&mounted.view, rest).await?,
             _ => true,
         };
@@ -547,6 +543,8 @@ impl Core {
             ])
             .await?;
         mounts.retain(|m| m.entry.path != path);
+        // Other requests need not wait for the sweep.
+        drop(mounts);
         // The mount is gone from the table first, so a crash mid-sweep leaves only unreachable
         // data; sweep it now.
         let barrier = self.seal.barrier();
@@ -568,12 +566,10 @@ impl Core {
     async fn ui_mount(&self, active: &Active, acl: &Acl, target: &str) -> Result<Response> {
         let target = target.trim_start_matches('/');
         let mounts = active.mounts.read().await;
-        let entry = mounts
+        let (entry, rest) = mounts
             .iter()
-            .map(|m| &m.entry)
-            .find(|e| target == e.path.trim_end_matches('/') || target.starts_with(&e.path))
+            .find_map(|m| m.entry.strip(target).map(|rest| (&m.entry, rest)))
             .ok_or_else(|| denied(target))?;
-        let rest = target.get(entry.path.len()..).unwrap_or("");
         let visible = acl.any_access_under(&entry.path)
             || std::iter::once(target.to_owned())
                 .chain(

@@ -8,6 +8,7 @@ pub mod error;
 pub mod fields;
 pub mod mount;
 pub mod policy;
+mod salt;
 mod sys;
 pub mod token;
 

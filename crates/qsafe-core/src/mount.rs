@@ -31,6 +31,16 @@ pub struct MountEntry {
 }
 
 impl MountEntry {
+    /// The part of `path` below this mount, if this mount serves it (`secret` and
+    /// `secret/...` are served by `secret/`).
+    pub fn strip<'a>(&self, path: &'a str) -> Option<&'a str> {
+        if path == self.path.trim_end_matches('/') {
+            Some("")
+        } else {
+            path.strip_prefix(self.path.as_str())
+        }
+    }
+
     /// The storage prefix of this mount's view.
     pub fn storage_prefix(&self) -> String {
         format!("logical/{}/", self.uuid)
@@ -95,14 +105,9 @@ impl MountTable {
     /// The mount serving `path` (mounts never nest, so at most one matches) and the rest of the
     /// path below it.
     pub fn route<'a>(&self, path: &'a str) -> Option<(&MountEntry, &'a str)> {
-        self.mounts.iter().find_map(|m| {
-            let bare = &m.path[..m.path.len() - 1];
-            if path == bare {
-                Some((m, ""))
-            } else {
-                path.strip_prefix(m.path.as_str()).map(|rest| (m, rest))
-            }
-        })
+        self.mounts
+            .iter()
+            .find_map(|m| m.strip(path).map(|rest| (m, rest)))
     }
 }
 

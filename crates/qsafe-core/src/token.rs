@@ -165,32 +165,8 @@ impl TokenStore {
     /// Opens the store of an unsealed barrier, creating its salt on first use.
     pub async fn open(barrier: Arc<Barrier>) -> Result<Self> {
         let rng = Rng::new();
-        let salt = match barrier.get(SALT_PATH).await? {
-            Some(v) => <[u8; 32]>::try_from(v.value.as_slice())
-                .map_err(|_| Error::Internal("token salt is not 32 bytes".into()))?,
-            None => {
-                let fresh = *rng.bytes::<32>()?;
-                let write = Write::put(SALT_PATH, fresh.to_vec()).expecting(Expect::Absent);
-                match barrier.transact(&[write]).await {
-                    Ok(_) => fresh,
-                    // Another replica created it first: use theirs.
-                    Err(qsafe_store::Error::Conflict { .. }) => {
-                        let v = barrier
-                            .get(SALT_PATH)
-                            .await?
-                            .ok_or_else(|| Error::Internal("token salt vanished".into()))?;
-                        <[u8; 32]>::try_from(v.value.as_slice())
-                            .map_err(|_| Error::Internal("token salt is not 32 bytes".into()))?
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        };
-        Ok(Self {
-            barrier,
-            salt: Zeroizing::new(salt),
-            rng,
-        })
+        let salt = crate::salt::load_or_create(&barrier, SALT_PATH, &rng).await?;
+        Ok(Self { barrier, salt, rng })
     }
 
     fn id_path(&self, secret: &str) -> String {
