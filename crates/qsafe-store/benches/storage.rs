@@ -120,7 +120,13 @@ async fn main() {
     let sqlite = SqlStorage::open_sqlite(&dir.path().join("bench.db"), 16)
         .await
         .unwrap();
-    run("SQLite", sqlite).await;
+    run("SQLite (read cache)", sqlite).await;
+    let dir2 = tempfile::tempdir().unwrap();
+    let uncached = SqlStorage::open_sqlite(&dir2.path().join("bench.db"), 16)
+        .await
+        .unwrap()
+        .without_read_cache();
+    run("SQLite (no cache)", uncached).await;
     if let Ok(url) = std::env::var("QSAFE_BENCH_POSTGRES_URL") {
         let postgres = SqlStorage::connect_postgres(&url, 16).await.unwrap();
         run("PostgreSQL", postgres).await;

@@ -62,8 +62,9 @@ pub struct SqlStorage {
     dialect: Dialect,
     rng: Rng,
     /// SQLite has one writer at a time; a second connection that tries to write waits in
-    /// SQLite's busy handler, which sleeps and retries (measured: median 0.4 ms but a mean of
-    /// 7 ms with 16 writers). Writers queue here instead, in order. `None` for PostgreSQL.
+    /// SQLite's busy handler, which sleeps and retries, so with many writers a few wait for
+    /// milliseconds while others get through at once. Writers queue here instead, in order
+    /// (`tools/bench/storage.sh` measures puts with 16 callers). `None` for PostgreSQL.
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
     /// SQLite only: the read cache, exact because this process is the only writer.
     cache: Option<Arc<ReadCache>>,
@@ -170,6 +171,14 @@ impl SqlStorage {
             cache: None,
             _owner: None,
         })
+    }
+
+    /// The same storage without its read cache, so every read goes to the database: for the
+    /// conformance tests (which would otherwise read back their own writes from the cache) and
+    /// for measuring SQLite reads themselves. The file stays locked to this process.
+    pub fn without_read_cache(mut self) -> Self {
+        self.cache = None;
+        self
     }
 
     /// The database behind this storage.

@@ -21,6 +21,16 @@ macro_rules! backend_tests {
                 }
             )*
         }
+        // The same checks with every read going to SQLite rather than the read cache.
+        mod sqlite_uncached {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = super::backends::sqlite().await;
+                    super::$name(std::sync::Arc::new(db.storage.without_read_cache())).await;
+                }
+            )*
+        }
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
