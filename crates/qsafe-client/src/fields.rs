@@ -10,6 +10,9 @@
 //! index key changes every index, so keep it unrotated (no `auto_rotate_period`) or re-index
 //! after a rotation.
 
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use zeroize::Zeroizing;
 
@@ -19,6 +22,8 @@ use qsafe_crypto::SecretBytes;
 
 /// Items per batch call by default.
 pub const DEFAULT_BATCH: usize = 250;
+/// Batch calls in flight at once.
+pub const MAX_IN_FLIGHT: usize = 8;
 
 /// Encrypts and decrypts fields with one transit key; blind indexes with another.
 #[derive(Debug, Clone)]
@@ -75,9 +80,16 @@ impl FieldEncryptor {
             chunks
         };
         let count = chunks.len();
+        // At most MAX_IN_FLIGHT batch calls at once: a million items must not open
+        // thousands of connections.
+        let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
         for (index, chunk) in chunks.into_iter().enumerate() {
             let fut = call(self.transit.clone(), self.key.clone(), chunk);
-            set.spawn(async move { (index, fut.await) });
+            let permits = permits.clone();
+            set.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                (index, fut.await)
+            });
         }
         let mut parts: Vec<Option<Vec<T>>> = (0..count).map(|_| None).collect();
         while let Some(joined) = set.join_next().await {

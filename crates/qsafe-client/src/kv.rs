@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::{Client, Error, Result, encode_path};
+use crate::{Client, Error, Result, data_of, encode_path};
 
 /// A KV v2 mount, e.g. `client.kv("secret")`.
 #[derive(Debug, Clone)]
@@ -55,12 +55,6 @@ impl Secret {
     pub fn field(&self, name: &str) -> Option<&str> {
         self.data.get(name).and_then(Value::as_str)
     }
-}
-
-fn data_of(answer: Option<Value>) -> Result<Value> {
-    answer
-        .and_then(|mut v| v.get_mut("data").map(Value::take))
-        .ok_or_else(|| Error::Decode("the answer has no \"data\"".into()))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {

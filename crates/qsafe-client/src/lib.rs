@@ -50,6 +50,10 @@ pub enum Error {
     /// The server's answer is not what the API promises (or a local encoding failed).
     #[error("unexpected answer: {0}")]
     Decode(String),
+    /// A create found the object already there (transit keys: the server leaves an existing
+    /// key as it is, with a warning).
+    #[error("{0}")]
+    Exists(String),
     /// One item of a batch failed (its position in the input, and the server's message).
     #[error("item {index}: {error}")]
     Item {
@@ -74,6 +78,13 @@ pub fn encode_path(path: &str) -> String {
         .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// The `data` of an answer.
+pub(crate) fn data_of(answer: Option<Value>) -> Result<Value> {
+    answer
+        .and_then(|mut v| v.get_mut("data").map(Value::take))
+        .ok_or_else(|| Error::Decode("the answer has no \"data\"".into()))
 }
 
 /// Shorthand for results of this crate.

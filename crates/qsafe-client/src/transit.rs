@@ -9,7 +9,7 @@ use qsafe_crypto::{AlgorithmKind, SecretBytes, envelope};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{Client, Error, Result, encode_path};
+use crate::{Client, Error, Result, data_of, encode_path};
 
 /// A transit mount, e.g. `client.transit("transit")`.
 #[derive(Debug, Clone)]
@@ -34,12 +34,6 @@ impl std::fmt::Debug for Item<'_> {
             .field("associated_data", &self.associated_data.map(<[u8]>::len))
             .finish()
     }
-}
-
-fn data_of(answer: Option<Value>) -> Result<Value> {
-    answer
-        .and_then(|mut v| v.get_mut("data").map(Value::take))
-        .ok_or_else(|| Error::Decode("the answer has no \"data\"".into()))
 }
 
 fn string_field(data: &Value, name: &str) -> Result<String> {
@@ -103,14 +97,31 @@ impl Transit {
 
     /// Creates key `name` of `key_type` (`ml-kem-768`, `aes256-gcm96`, `ml-dsa-65`, ...).
     pub async fn create_key(&self, name: &str, key_type: &str) -> Result<()> {
-        self.client
-            .request(
-                Method::POST,
-                &self.path("keys", name),
-                Some(&json!({ "type": key_type })),
-            )
+        self.create_key_with(name, &json!({ "type": key_type }))
             .await
-            .map(drop)
+    }
+
+    /// Creates key `name` with Vault's creation parameters (`type`, `exportable`,
+    /// `auto_rotate_period`, ...). An existing key is left as it is and answered with
+    /// [`Error::Exists`], so a caller never believes it got the type or options it asked for.
+    pub async fn create_key_with(&self, name: &str, params: &Value) -> Result<()> {
+        let answer = self
+            .client
+            .request(Method::POST, &self.path("keys", name), Some(params))
+            .await?;
+        let warnings: Vec<&str> = answer
+            .as_ref()
+            .and_then(|a| a.get("warnings"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if warnings.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Exists(format!("{name}: {}", warnings.join("; "))))
+        }
     }
 
     /// The key's description: type, versions and public keys, settings.

@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use qsafe_core::{Core, Credential, Operation, Request};
+use qsafe_crypto::encoding::{b64_decode, b64_encode};
 use qsafe_store::UnsealKey;
 use serde::Deserialize;
-use qsafe_crypto::encoding::{b64_decode, b64_encode};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -354,4 +354,3 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
 }
-

@@ -75,7 +75,9 @@ fn bao_cli_works_unchanged() {
 
 #[test]
 fn hvac_on_cpython_ssl_gets_the_ecdsa_certificate() {
-    let Some(python) = peer("python") else { return };
+    let Some(python) = peers::python(&["hvac"]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let _server = start_dev(dir.path(), port);

@@ -138,9 +138,9 @@ pub(crate) fn block_on<T>(
     call: impl Future<Output = qsafe_client::Result<T>>,
 ) -> Result<T, Failure> {
     runtime()?.block_on(call).map_err(|e| match e {
-        qsafe_client::Error::Api { .. } | qsafe_client::Error::Item { .. } => {
-            Failure::Input(e.into())
-        }
+        qsafe_client::Error::Api { .. }
+        | qsafe_client::Error::Item { .. }
+        | qsafe_client::Error::Exists(_) => Failure::Input(e.into()),
         other => Failure::Internal(other.into()),
     })
 }

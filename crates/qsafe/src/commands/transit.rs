@@ -144,26 +144,7 @@ pub(crate) fn run(cmd: TransitCommand, mount: &str, conn: &Connection) -> Result
             if let Some(period) = auto_rotate_period {
                 body["auto_rotate_period"] = period.into();
             }
-            let answer = request(
-                &client,
-                Method::POST,
-                &format!(
-                    "{}/keys/{}",
-                    qsafe_client::encode_path(mount),
-                    qsafe_client::encode_path(&name)
-                ),
-                Some(body),
-            )?;
-            // The server leaves an existing key as it is and says so in a warning.
-            let warnings: Vec<&str> = answer["warnings"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            if !warnings.is_empty() {
-                return Err(Failure::Input(anyhow!("{name}: {}", warnings.join("; "))));
-            }
+            block_on(transit.create_key_with(&name, &body))?;
             println!("Success! Created key {name}");
         }
         TransitCommand::Read { name } => print_json(&block_on(transit.read_key(&name))?),
@@ -171,7 +152,7 @@ pub(crate) fn run(cmd: TransitCommand, mount: &str, conn: &Connection) -> Result
             let answer = request(
                 &client,
                 Method::GET,
-                &format!("{mount}/keys?list=true"),
+                &format!("{}/keys?list=true", qsafe_client::encode_path(mount)),
                 None,
             )?;
             for key in answer["data"]["keys"].as_array().into_iter().flatten() {

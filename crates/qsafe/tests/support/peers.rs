@@ -1,4 +1,14 @@
-//! The Python and Go peers from `.venv/` (scripts/test-deps.sh): `bao`, `python` with `hvac`.
+//! The Python and Go peers from `.venv/` (scripts/test-deps.sh): `bao`, and Python with `hvac`
+//! through qsafe-crypto's own finder (which also checks the modules import).
+
+#[path = "../../../qsafe-crypto/tests/support/peer.rs"]
+#[allow(dead_code, reason = "only the interpreter finder is used here")]
+mod crypto_peer;
+
+/// The peers' Python interpreter, if it can import `modules` (see [`crypto_peer::python`]).
+pub(crate) fn python(modules: &[&str]) -> Option<PathBuf> {
+    crypto_peer::python(modules)
+}
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
