@@ -18,7 +18,17 @@ cargo fmt --all -- --check
 step "ring must not be in the dependency graph"
 # Cargo.lock may name ring as an optional dependency nobody enables (rustls-webpki's); what
 # counts is whether it is built, i.e. whether `cargo tree -i ring` prints anything.
-ring_users=$(cargo tree --workspace --locked -i ring --edges normal,build,dev --target all 2>/dev/null || true)
+# A failing `cargo tree` fails the step, unless it failed because ring is not even in the lock.
+tree_err=$(mktemp)
+if ! ring_users=$(cargo tree --workspace --locked -i ring --edges normal,build,dev --target all 2>"$tree_err"); then
+  if ! grep -q "did not match any packages" "$tree_err"; then
+    cat "$tree_err" >&2
+    echo "error: cargo tree failed; cannot tell whether ring is in the graph" >&2
+    exit 1
+  fi
+  ring_users=""
+fi
+rm -f "$tree_err"
 if [[ -n $ring_users ]]; then
   echo "$ring_users"
   echo "error: ring is in the dependency graph; rustls would lose its post-quantum provider" >&2
