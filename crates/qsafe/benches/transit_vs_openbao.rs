@@ -19,57 +19,21 @@
     reason = "benchmark"
 )]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../tests/support/dev.rs"]
+mod dev;
+
+use dev::{Server, free_port, pq_client, start_dev};
+
 use qsafe_crypto::encoding::{b64_encode, pem_encode};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject as _;
 use serde_json::{Value, json};
 
 const CONNECTIONS: usize = 16;
 const WINDOW: Duration = Duration::from_secs(4);
 const ROUNDS: usize = 3;
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn client(ca_pem: &[u8]) -> reqwest::Client {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .pool_max_idle_per_host(1)
-        .http1_only()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
 
 /// One server under test.
 struct Target {
@@ -142,42 +106,16 @@ impl Target {
     }
 }
 
-fn wait_line(child: &mut Child, needle: &str) {
-    let out = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(out).lines();
-    loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if line.contains(needle) {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-}
-
-async fn start_qsafe(dir: &Path) -> (Kill, Target) {
+async fn start_qsafe(dir: &Path) -> (Server, Target) {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qsafe"))
-        .args([
-            "dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--root-token",
-            "bench-root",
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("QSAFE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_line(&mut child, "listening on");
-    let ca = std::fs::read(dir.join("ca.pem")).unwrap();
+    let server = start_dev(dir, port);
     let target = Target {
         name: "qsafe",
         base: format!("https://127.0.0.1:{port}"),
-        token: "bench-root".into(),
-        clients: (0..CONNECTIONS).map(|_| client(&ca)).collect(),
+        token: "dev-root".into(),
+        clients: (0..CONNECTIONS)
+            .map(|_| pq_client(&dir.join("ca.pem")))
+            .collect(),
     };
     target
         .call(
@@ -195,10 +133,10 @@ async fn start_qsafe(dir: &Path) -> (Kill, Target) {
             )
             .await;
     }
-    (Kill(child), target)
+    (server, target)
 }
 
-async fn start_openbao(dir: &Path) -> Option<(Kill, Target)> {
+async fn start_openbao(dir: &Path) -> Option<(Server, Target)> {
     let bao = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/bao");
     if !bao.exists() {
         eprintln!("{} missing: run scripts/test-deps.sh", bao.display());
@@ -251,8 +189,8 @@ log_level = "error"
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let child = Kill(child);
-    let http = client(certs.ca_bundle_pem.as_bytes());
+    let child = Server(child);
+    let http = pq_client(&dir.join("ca.pem"));
     let base = format!("https://127.0.0.1:{port}");
     let mut init = None;
     for _ in 0..100 {
@@ -289,7 +227,7 @@ log_level = "error"
         base,
         token: init["root_token"].as_str().unwrap().to_owned(),
         clients: (0..CONNECTIONS)
-            .map(|_| client(certs.ca_bundle_pem.as_bytes()))
+            .map(|_| pq_client(&dir.join("ca.pem")))
             .collect(),
     };
     target
