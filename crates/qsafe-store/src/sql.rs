@@ -30,6 +30,8 @@ use crate::storage::{
 
 /// Greater than every UTF-8 string: the upper bound of a range over all keys.
 const PAST_ALL_KEYS: &[u8] = &[0xff];
+/// Keys read per query while listing a folder.
+const LIST_READ: usize = 64;
 /// How long a SQLite connection waits for another one's write lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -412,10 +414,11 @@ impl Storage for SqlStorage {
         };
         let mut names: Vec<String> = Vec::new();
         'scan: while names.len() < limit {
-            let keys = self
-                .range(&lower, inclusive, &upper, limit - names.len())
-                .await?;
-            let exhausted = keys.len() < limit - names.len();
+            // Small reads: a key inside a sub-folder ends the read (the rest of it would be
+            // inside the same sub-folder), so a large read would fetch keys only to drop them.
+            let want = (limit - names.len()).min(LIST_READ);
+            let keys = self.range(&lower, inclusive, &upper, want).await?;
+            let exhausted = keys.len() < want;
             for key in &keys {
                 let relative = &key[prefix.len()..];
                 match relative.find('/') {
