@@ -5,8 +5,9 @@
 //! Coherence: a write updates the cache after it commits, under the writer lock, and bumps a
 //! generation counter. A read that missed fills the cache only if no write committed since the
 //! read began (same generation), so a value read from the database before a concurrent commit
-//! can never be cached over the committed one. Not used for PostgreSQL, where other replicas
-//! write too.
+//! can never be cached over the committed one. Absence is cached too (a key read and not found,
+//! or deleted), so lookups of keys that do not exist — an OCSP query for a certificate nobody
+//! revoked — need no query either. Not used for PostgreSQL, where other replicas write too.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,7 +19,8 @@ const BUDGET: usize = 64 * 1024 * 1024;
 
 #[derive(Default)]
 struct Inner {
-    map: HashMap<String, Entry>,
+    /// `None`: known absent.
+    map: HashMap<String, Option<Entry>>,
     bytes: usize,
     generation: u64,
 }
@@ -35,8 +37,8 @@ impl std::fmt::Debug for ReadCache {
     }
 }
 
-fn cost(key: &str, entry: &Entry) -> usize {
-    key.len() + entry.value.len() + 64
+fn cost(key: &str, entry: &Option<Entry>) -> usize {
+    key.len() + entry.as_ref().map_or(0, |e| e.value.len()) + 64
 }
 
 impl Inner {
@@ -46,7 +48,7 @@ impl Inner {
         }
     }
 
-    fn insert(&mut self, key: &str, entry: Entry) {
+    fn insert(&mut self, key: &str, entry: Option<Entry>) {
         self.remove(key);
         let size = cost(key, &entry);
         if size > BUDGET / 16 {
@@ -71,8 +73,9 @@ impl Inner {
 }
 
 impl ReadCache {
-    /// The cached entry, and otherwise the generation to pass to [`fill`](Self::fill).
-    pub(crate) fn get(&self, key: &str) -> Result<Entry, u64> {
+    /// The cached entry (`None`: known absent), and otherwise the generation to pass to
+    /// [`fill`](Self::fill).
+    pub(crate) fn get(&self, key: &str) -> Result<Option<Entry>, u64> {
         let Ok(inner) = self.inner.lock() else {
             return Err(u64::MAX);
         };
@@ -83,35 +86,42 @@ impl ReadCache {
     }
 
     /// Caches what a read that began at `generation` found, unless a write committed since.
-    pub(crate) fn fill(&self, generation: u64, key: &str, entry: &Entry) {
+    pub(crate) fn fill(&self, generation: u64, key: &str, entry: Option<&Entry>) {
         if let Ok(mut inner) = self.inner.lock()
             && inner.generation == generation
         {
-            inner.insert(key, entry.clone());
+            inner.insert(key, entry.cloned());
         }
     }
 
-    /// Records committed writes (`revisions` are those of the puts, in order; a put without
-    /// one — an uncertain commit — is forgotten instead).
-    pub(crate) fn committed(&self, writes: &[Write], revisions: &[Revision]) {
+    /// Records a transaction's writes: `revisions` are those of its puts, in order, if it
+    /// committed; `None` if the commit is uncertain (it may or may not have reached the disk),
+    /// in which case its keys are forgotten.
+    pub(crate) fn committed(&self, writes: &[Write], revisions: Option<&[Revision]>) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
         inner.generation += 1;
+        let Some(revisions) = revisions else {
+            for write in writes {
+                inner.remove(write.key());
+            }
+            return;
+        };
         let mut revisions = revisions.iter();
         for write in writes {
             match write {
                 Write::Put { key, value, .. } => match revisions.next() {
                     Some(revision) => inner.insert(
                         key,
-                        Entry {
+                        Some(Entry {
                             value: value.clone(),
                             revision: *revision,
-                        },
+                        }),
                     ),
                     None => inner.remove(key),
                 },
-                Write::Delete { key, .. } => inner.remove(key),
+                Write::Delete { key, .. } => inner.insert(key, None),
             }
         }
     }
@@ -120,7 +130,7 @@ impl ReadCache {
     pub(crate) fn deleted(&self, key: &str) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.generation += 1;
-            inner.remove(key);
+            inner.insert(key, None);
         }
     }
 }
@@ -142,16 +152,28 @@ mod tests {
         let cache = ReadCache::default();
         let generation = cache.get("k").unwrap_err();
         // A write commits while the read is in the database...
-        cache.committed(&[Write::put("k", b"new".to_vec())], &[Revision(2)]);
+        cache.committed(&[Write::put("k", b"new".to_vec())], Some(&[Revision(2)]));
         // ...and the read comes back with the old value: it must not replace the new one.
-        cache.fill(generation, "k", &entry(b"old", 1));
-        assert_eq!(cache.get("k").unwrap().value, b"new");
-        cache.committed(&[Write::delete("k")], &[]);
+        cache.fill(generation, "k", Some(&entry(b"old", 1)));
+        assert_eq!(cache.get("k").unwrap().unwrap().value, b"new");
+        // A committed delete is known: the key is absent without asking the database.
+        cache.committed(&[Write::delete("k")], Some(&[]));
+        assert_eq!(cache.get("k"), Ok(None));
+        // An uncertain commit is forgotten.
+        cache.committed(&[Write::put("k", b"maybe".to_vec())], None);
         let generation = cache.get("k").unwrap_err();
-        cache.fill(generation, "k", &entry(b"again", 3));
-        assert_eq!(cache.get("k").unwrap().revision, Revision(3));
+        cache.fill(generation, "k", Some(&entry(b"again", 3)));
+        assert_eq!(cache.get("k").unwrap().unwrap().revision, Revision(3));
         cache.deleted("k");
-        assert!(cache.get("k").is_err());
+        assert_eq!(cache.get("k"), Ok(None));
+        // A read that found nothing is cached as absent, unless a write came in between.
+        let generation = cache.get("gone").unwrap_err();
+        cache.fill(generation, "gone", None);
+        assert_eq!(cache.get("gone"), Ok(None));
+        let generation = cache.get("late").unwrap_err();
+        cache.committed(&[Write::put("late", b"v".to_vec())], Some(&[Revision(9)]));
+        cache.fill(generation, "late", None);
+        assert_eq!(cache.get("late").unwrap().unwrap().revision, Revision(9));
     }
 
     #[test]
@@ -160,7 +182,7 @@ mod tests {
         let big = vec![0u8; BUDGET / 32];
         for i in 0..100 {
             let g = cache.get(&format!("k{i}")).unwrap_err();
-            cache.fill(g, &format!("k{i}"), &entry(&big, i));
+            cache.fill(g, &format!("k{i}"), Some(&entry(&big, i)));
         }
         assert!(cache.inner.lock().unwrap().bytes <= BUDGET);
     }

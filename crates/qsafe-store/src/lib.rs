@@ -4,6 +4,7 @@
 pub mod barrier;
 mod cache;
 pub mod error;
+mod group;
 mod keyring;
 pub mod seal;
 pub mod sql;
@@ -14,6 +15,7 @@ pub mod view;
 
 pub use barrier::{Barrier, RootKey};
 pub use error::{Error, Result};
+pub use group::GroupCommit;
 pub use seal::{Seal, SealConfig, SealKind, SealStatus, UnsealKey};
 pub use sql::{Dialect, SqlStorage};
 pub use storage::{Entry, Expect, Page, Revision, Storage, Write};

@@ -278,7 +278,7 @@ impl Storage for SqlStorage {
         check_key(key)?;
         let generation = match &self.cache {
             Some(cache) => match cache.get(key) {
-                Ok(entry) => return Ok(Some(entry)),
+                Ok(entry) => return Ok(entry),
                 Err(generation) => Some(generation),
             },
             None => None,
@@ -296,8 +296,8 @@ impl Storage for SqlStorage {
                 })
             })
             .transpose()?;
-        if let (Some(cache), Some(generation), Some(entry)) = (&self.cache, generation, &entry) {
-            cache.fill(generation, key, entry);
+        if let (Some(cache), Some(generation)) = (&self.cache, generation) {
+            cache.fill(generation, key, entry.as_ref());
         }
         Ok(entry)
     }
@@ -384,8 +384,7 @@ impl Storage for SqlStorage {
         let committed = tx.commit().await;
         if let Some(cache) = &self.cache {
             // A failed commit may still have reached the disk: forget those keys either way.
-            let known: &[Revision] = if committed.is_ok() { &revisions } else { &[] };
-            cache.committed(writes, known);
+            cache.committed(writes, committed.is_ok().then_some(revisions.as_slice()));
         }
         committed.map_err(Error::backend("commit"))?;
         Ok(revisions)
