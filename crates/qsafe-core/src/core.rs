@@ -10,7 +10,9 @@ use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
 use crate::audit::{AuditLog, AuditSalt, Record};
-use crate::engine::{Engine, EngineFactory, EngineRequest, Operation, Response};
+use crate::engine::{
+    Engine, EngineFactory, EngineRequest, Operation, RawBody, Requester, Response,
+};
 use crate::error::{Error, Result};
 use crate::mount::{MOUNTS_PATH, MountEntry, MountTable};
 use crate::policy::{Acl, Capability, Policy};
@@ -56,6 +58,8 @@ pub struct Request {
     pub path: String,
     /// The JSON body, if any.
     pub data: Option<Value>,
+    /// A body that is not JSON, if any (OCSP requests).
+    pub raw: Option<RawBody>,
     /// Who asks.
     pub credential: Credential,
     /// The caller's address, for the audit line.
@@ -77,6 +81,7 @@ impl Request {
             operation,
             path: path.into(),
             data,
+            raw: None,
             credential: Credential::Token(Zeroizing::new(token.to_owned())),
             client: None,
             id: "internal".into(),
@@ -90,6 +95,10 @@ impl std::fmt::Debug for Request {
             .field("operation", &self.operation)
             .field("path", &self.path)
             .field("data", &self.data.as_ref().map(|_| "<redacted>"))
+            .field(
+                "raw",
+                &self.raw.as_ref().map(|r| (&r.content_type, r.bytes.len())),
+            )
             .field("credential", &self.credential)
             .field("client", &self.client)
             .field("id", &self.id)
@@ -307,25 +316,44 @@ impl Core {
         Ok((table, value.revision))
     }
 
+    /// Runs every mounted engine's periodic upkeep once (a no-op while sealed). Failures are
+    /// logged, not returned: one engine's failure does not stop the others'.
+    pub async fn periodic(&self) {
+        let Some(active) = self.active_opt() else {
+            return;
+        };
+        let mounts: Vec<(String, Arc<dyn Engine>, View)> = active
+            .mounts
+            .read()
+            .await
+            .iter()
+            .map(|m| (m.entry.path.clone(), m.engine.clone(), m.view.clone()))
+            .collect();
+        for (path, engine, view) in mounts {
+            if let Err(e) = engine.periodic(&view).await {
+                tracing::warn!(mount = %path, error = %e, "periodic upkeep failed");
+            }
+        }
+    }
+
     /// HMACs `value` with this server's audit salt (`/v1/sys/audit-hash`).
     pub fn audit_hash(&self, value: &str) -> Result<String> {
         Ok(self.active()?.salt.hash(value))
     }
 
-    /// Serves one authenticated request through the whole pipeline.
+    /// Serves one request through the whole pipeline: authenticated, or on a path its engine
+    /// serves without a token.
     pub async fn execute(&self, request: Request) -> Result<Response> {
         let active = self.active()?;
+        if let Some(result) = self.execute_unauthenticated(&active, &request).await {
+            return result;
+        }
         let salt = &active.salt;
         let principal = match self.authenticate(&active, &request.credential).await {
             Ok(principal) => principal,
             Err(e) => {
                 // Refused credentials are audited too: who tried what, and why it failed.
-                let mut fields = Map::new();
-                fields.insert("request_id".into(), request.id.clone().into());
-                fields.insert("operation".into(), request.operation.as_str().into());
-                fields.insert("path".into(), request.path.clone().into());
-                fields.insert("client".into(), request.client.clone().into());
-                fields.insert("auth".into(), Value::Null);
+                let mut fields = audit_fields(&request, Value::Null, None);
                 self.audit.append(&Record {
                     kind: "request",
                     fields: fields.clone(),
@@ -346,17 +374,9 @@ impl Core {
             "display_name": principal.display_name,
             "policies": principal.policies,
         });
-        let audit_base = |kind: &'static str| {
-            let mut fields = Map::new();
-            fields.insert("request_id".into(), request.id.clone().into());
-            fields.insert("operation".into(), request.operation.as_str().into());
-            fields.insert("path".into(), request.path.clone().into());
-            fields.insert("client".into(), request.client.clone().into());
-            fields.insert("auth".into(), auth.clone());
-            if let Some(data) = &request_data {
-                fields.insert("request_data".into(), data.clone());
-            }
-            Record { kind, fields }
+        let audit_base = |kind: &'static str| Record {
+            kind,
+            fields: audit_fields(&request, auth.clone(), request_data.as_ref()),
         };
 
         let result = self.dispatch(&active, &acl, &principal, &request, || {
@@ -364,31 +384,59 @@ impl Core {
         });
         let result = result.await;
         let mut record = audit_base("response");
-        match &result {
-            Ok(response) => {
-                let has_body = response.data.is_some() || response.auth.is_some();
-                record
-                    .fields
-                    .insert("status".into(), (if has_body { 200 } else { 204 }).into());
-                if let Some(data) = &response.data {
-                    record
-                        .fields
-                        .insert("response_data".into(), salt.hash_strings(data));
-                }
-                if let Some(auth) = &response.auth {
-                    record
-                        .fields
-                        .insert("response_auth".into(), salt.hash_strings(auth));
-                }
-            }
-            Err(e) => {
-                record.fields.insert("error".into(), e.to_string().into());
-            }
-        }
+        add_outcome(&mut record.fields, salt, &result);
         // A response that cannot be audited is not returned (fail closed), even if the engine
         // already acted.
         self.audit.append(&record)?;
         result
+    }
+
+    /// Serves `request` without a token if its engine says the path needs none (CA
+    /// certificates, CRLs, OCSP); `None` if it does need one.
+    async fn execute_unauthenticated(
+        &self,
+        active: &Active,
+        request: &Request,
+    ) -> Option<Result<Response>> {
+        let path = request.path.as_str();
+        if path.starts_with("sys/") || path.starts_with("auth/") {
+            return None;
+        }
+        let mounts = active.mounts.read().await;
+        let (mounted, rest) = mounts
+            .iter()
+            .find_map(|m| m.entry.strip(path).map(|rest| (m, rest)))?;
+        if !mounted.engine.unauthenticated(rest, request.operation) {
+            return None;
+        }
+        let salt = &active.salt;
+        let request_data = request.data.as_ref().map(|data| salt.hash_strings(data));
+        let fields = audit_fields(request, Value::Null, request_data.as_ref());
+        if let Err(e) = self.audit.append(&Record {
+            kind: "request",
+            fields: fields.clone(),
+        }) {
+            return Some(Err(e));
+        }
+        let result = mounted
+            .engine
+            .handle(
+                &mounted.view,
+                &EngineRequest {
+                    operation: request.operation,
+                    path: rest.to_owned(),
+                    data: request.data.clone(),
+                    raw: request.raw.clone(),
+                    requester: None,
+                },
+            )
+            .await;
+        let mut record = Record {
+            kind: "response",
+            fields,
+        };
+        add_outcome(&mut record.fields, salt, &result);
+        Some(self.audit.append(&record).and(result))
     }
 
     async fn dispatch(
@@ -427,7 +475,9 @@ impl Core {
         let (mounted, rest) = mounts
             .iter()
             .find_map(|m| m.entry.strip(path).map(|rest| (m, rest)))
-            .ok_or_else(|| Error::NotFound(format!("no handler for route {path:?}")))?;
+            .ok_or_else(|| {
+                Error::NotFound(format!("unsupported path: no handler for route {path:?}"))
+            })?;
         // A write needs `create` on a new path and `update` on an existing one; a caller granted
         // both (the root token, most service policies) needs no existence check, which costs the
         // engine a storage read and decrypt.
@@ -443,6 +493,9 @@ impl Core {
         if !acl.allows(path, request.operation.capability(exists)) {
             return Err(denied(path));
         }
+        if mounted.engine.requires_sudo(rest) && !acl.allows(path, Capability::Sudo) {
+            return Err(denied(path));
+        }
         audit_request()?;
         mounted
             .engine
@@ -452,6 +505,11 @@ impl Core {
                     operation: request.operation,
                     path: rest.to_owned(),
                     data: request.data.clone(),
+                    raw: request.raw.clone(),
+                    requester: Some(Requester {
+                        display_name: principal.display_name.clone(),
+                        accessor_hmac: active.salt.hash(&principal.accessor),
+                    }),
                 },
             )
             .await
@@ -613,6 +671,55 @@ impl Core {
             &h[16..20],
             &h[20..]
         ))
+    }
+}
+
+/// The fields every audit line of `request` carries. Raw bodies are described (type and
+/// length), never copied.
+fn audit_fields(
+    request: &Request,
+    auth: Value,
+    request_data: Option<&Value>,
+) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("request_id".into(), request.id.clone().into());
+    fields.insert("operation".into(), request.operation.as_str().into());
+    fields.insert("path".into(), request.path.clone().into());
+    fields.insert("client".into(), request.client.clone().into());
+    fields.insert("auth".into(), auth);
+    if let Some(data) = request_data {
+        fields.insert("request_data".into(), data.clone());
+    }
+    if let Some(raw) = &request.raw {
+        fields.insert("request_raw".into(), describe_raw(raw));
+    }
+    fields
+}
+
+fn describe_raw(raw: &RawBody) -> Value {
+    json!({"content_type": raw.content_type, "length": raw.bytes.len()})
+}
+
+/// Adds a response line's status and HMAC'd data, or its error.
+fn add_outcome(fields: &mut Map<String, Value>, salt: &AuditSalt, result: &Result<Response>) {
+    match result {
+        Ok(response) => {
+            let has_body =
+                response.data.is_some() || response.auth.is_some() || response.raw.is_some();
+            fields.insert("status".into(), (if has_body { 200 } else { 204 }).into());
+            if let Some(data) = &response.data {
+                fields.insert("response_data".into(), salt.hash_strings(data));
+            }
+            if let Some(auth) = &response.auth {
+                fields.insert("response_auth".into(), salt.hash_strings(auth));
+            }
+            if let Some(raw) = &response.raw {
+                fields.insert("response_raw".into(), describe_raw(raw));
+            }
+        }
+        Err(e) => {
+            fields.insert("error".into(), e.to_string().into());
+        }
     }
 }
 

@@ -48,6 +48,25 @@ impl Operation {
     }
 }
 
+/// A body that is not JSON (an OCSP request, a DER CRL), with its media type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawBody {
+    /// The `Content-Type`, e.g. `application/ocsp-request`.
+    pub content_type: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl RawBody {
+    /// A body of `bytes` typed `content_type`.
+    pub fn new(content_type: impl Into<String>, bytes: Vec<u8>) -> Self {
+        Self {
+            content_type: content_type.into(),
+            bytes,
+        }
+    }
+}
+
 /// A request as an engine sees it.
 #[derive(Debug, Clone)]
 pub struct EngineRequest {
@@ -57,6 +76,33 @@ pub struct EngineRequest {
     pub path: String,
     /// The JSON body (POST/PUT/PATCH), if any.
     pub data: Option<Value>,
+    /// A body that is not JSON (its `Content-Type` is not `application/json`), if any.
+    pub raw: Option<RawBody>,
+    /// Who asks; `None` on unauthenticated paths.
+    pub requester: Option<Requester>,
+}
+
+/// The principal behind a request, as engines may record it (a certificate's requester).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requester {
+    /// The token's display name.
+    pub display_name: String,
+    /// The token accessor, HMAC'd with the audit salt as in audit lines, so a record can be
+    /// matched to its audit line without revealing the accessor.
+    pub accessor_hmac: String,
+}
+
+impl EngineRequest {
+    /// A request without a raw body.
+    pub fn new(operation: Operation, path: impl Into<String>, data: Option<Value>) -> Self {
+        Self {
+            operation,
+            path: path.into(),
+            data,
+            raw: None,
+            requester: None,
+        }
+    }
 }
 
 /// An engine's answer: Vault's response body fields qsafe uses.
@@ -68,6 +114,8 @@ pub struct Response {
     pub auth: Option<Value>,
     /// `warnings`.
     pub warnings: Vec<String>,
+    /// A body sent as is instead of Vault's JSON envelope (PEM, DER CRLs, OCSP responses).
+    pub raw: Option<RawBody>,
 }
 
 impl Response {
@@ -91,6 +139,14 @@ impl Response {
     pub fn empty() -> Self {
         Self::default()
     }
+
+    /// A response whose body is `bytes` as they are, typed `content_type`.
+    pub fn raw(content_type: impl Into<String>, bytes: Vec<u8>) -> Self {
+        Self {
+            raw: Some(RawBody::new(content_type, bytes)),
+            ..Self::default()
+        }
+    }
 }
 
 /// A secrets engine mounted at a path.
@@ -103,6 +159,25 @@ pub trait Engine: Send + Sync + 'static {
     /// exists, so writes need `update`, as Vault does for engines without an existence check.
     async fn exists(&self, _storage: &View, _path: &str) -> Result<bool> {
         Ok(true)
+    }
+
+    /// Whether `path` is served without a token (Vault's `PathsSpecial.Unauthenticated`: a CA
+    /// certificate, a CRL, OCSP). Such requests skip authentication and ACLs; they are still
+    /// audited, with no `auth`. The default: none.
+    fn unauthenticated(&self, _path: &str, _operation: Operation) -> bool {
+        false
+    }
+
+    /// Whether `path` needs `sudo` besides the operation's capability (Vault's
+    /// `PathsSpecial.Root`: deleting a CA, signing CSRs verbatim). The default: none.
+    fn requires_sudo(&self, _path: &str) -> bool {
+        false
+    }
+
+    /// Background upkeep (Vault's `PeriodicFunc`: rebuilding CRLs before they expire), called
+    /// about once a minute while unsealed by [`crate::Core::periodic`]. The default does nothing.
+    async fn periodic(&self, _storage: &View) -> Result<()> {
+        Ok(())
     }
 }
 

@@ -79,6 +79,26 @@ pub fn field_u64_list(data: Option<&Value>, name: &str) -> Result<Option<Vec<u64
     }
 }
 
+/// A list-of-strings field: a JSON array of strings, or one comma-separated string (as the Vault
+/// CLI sends `allowed_domains=a.com,b.com`). Items are trimmed; empty items are dropped.
+pub fn field_str_list(data: Option<&Value>, name: &str) -> Result<Option<Vec<String>>> {
+    let bad = || Error::InvalidInput(format!("{name:?} must be a list of strings"));
+    let clean = |s: &str| s.trim().to_owned();
+    match data.and_then(|d| d.get(name)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(clean).ok_or_else(bad))
+            .filter(|r| r.as_ref().map_or(true, |s| !s.is_empty()))
+            .collect::<Result<_>>()
+            .map(Some),
+        Some(Value::String(s)) => Ok(Some(
+            s.split(',').map(clean).filter(|p| !p.is_empty()).collect(),
+        )),
+        Some(_) => Err(bad()),
+    }
+}
+
 /// A TTL as Vault takes it: seconds as a number or a string of digits, or Go-style durations
 /// (`90m`, `1h30m`, `1h0m0s`, as the Vault and OpenBao CLIs send) with units `s`, `m`, `h`, `d`.
 pub fn parse_ttl(value: &Value) -> Result<u64> {

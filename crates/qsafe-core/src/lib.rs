@@ -2,6 +2,7 @@
 //! the engines. The audit chain, policies, tokens, the mount table and `Core::execute`.
 
 pub mod audit;
+pub mod certlog;
 pub mod core;
 pub mod engine;
 pub mod error;
@@ -13,5 +14,6 @@ mod sys;
 pub mod token;
 
 pub use crate::core::{Core, Credential, Request};
-pub use engine::{Engine, EngineFactory, EngineRequest, Operation, Response};
+pub use certlog::{CertificateLog, IssuedCertificate, TracingCertificateLog};
+pub use engine::{Engine, EngineFactory, EngineRequest, Operation, RawBody, Requester, Response};
 pub use error::{Error, ErrorKind, Result};

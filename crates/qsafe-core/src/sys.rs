@@ -32,6 +32,31 @@ pub(crate) async fn handle(
             }
             Ok(Response::data(Value::Object(out)))
         }
+        (Read, p) if p.starts_with("sys/mounts/") && p.ends_with("/tune") => {
+            let target = mount::normalize(&p["sys/mounts/".len()..p.len() - "/tune".len()])?;
+            let entry = core
+                .mount_list(active)
+                .await
+                .into_iter()
+                .find(|m| m.path == target)
+                .ok_or_else(|| Error::NotFound(format!("no mount at {target}")))?;
+            // Vault's shape; qsafe has no leases, so the TTLs are Vault's system defaults.
+            Ok(Response::data(json!({
+                "description": entry.description,
+                "default_lease_ttl": 2_764_800,
+                "max_lease_ttl": 2_764_800,
+                "force_no_cache": false,
+                "options": entry.options,
+                "audit_non_hmac_request_keys": [],
+                "audit_non_hmac_response_keys": [],
+                "listing_visibility": "",
+                "passthrough_request_headers": [],
+                "allowed_response_headers": [],
+            })))
+        }
+        (Write, p) if p.starts_with("sys/mounts/") && p.ends_with("/tune") => Err(
+            Error::InvalidInput("tuning a mount is not supported yet (docs/api.md)".into()),
+        ),
         (Write, p) if p.starts_with("sys/mounts/") => {
             let mount_path = mount::normalize(&p["sys/mounts/".len()..])?;
             let kind = field_str(data, "type")?
@@ -142,8 +167,10 @@ pub(crate) async fn handle(
             }
             Ok(Response::empty())
         }
+        // "unsupported path" is Vault's wording, which its tools (`bao pki health-check`) use
+        // to tell a missing feature from a failure.
         _ => Err(Error::NotFound(format!(
-            "no handler for {} on {path:?}",
+            "unsupported path: no handler for {} on {path:?}",
             request.operation.as_str()
         ))),
     }

@@ -26,6 +26,12 @@ impl Engine for Notes {
         storage: &View,
         request: &EngineRequest,
     ) -> qsafe_core::Result<Response> {
+        if let Some(raw) = &request.raw {
+            // Echoes raw bodies back, reversed, with their media type.
+            let mut bytes = raw.bytes.clone();
+            bytes.reverse();
+            return Ok(Response::raw(raw.content_type.clone(), bytes));
+        }
         match request.operation {
             Operation::Write => {
                 let body =
@@ -43,6 +49,14 @@ impl Engine for Notes {
 
     async fn exists(&self, storage: &View, path: &str) -> qsafe_core::Result<bool> {
         Ok(storage.get(path).await?.is_some())
+    }
+
+    fn unauthenticated(&self, path: &str, operation: Operation) -> bool {
+        (path.starts_with("public/") && operation == Operation::Read) || path == "echo"
+    }
+
+    fn requires_sudo(&self, path: &str) -> bool {
+        path.starts_with("vault/")
     }
 }
 
@@ -556,4 +570,105 @@ async fn the_cli_mount_lookup_answers_only_tokens_with_access_there() {
             "{elsewhere}: {denied:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn engines_choose_public_paths_sudo_paths_and_raw_bodies() {
+    let (_dir, _storage, device, core, _shares, root) = setup().await;
+    core.execute(req(
+        Operation::Write,
+        "notes/public/ca",
+        Some(json!({"pem": "x"})),
+        &root,
+    ))
+    .await
+    .unwrap();
+    // A public path answers without a token, and is audited with no auth.
+    let before = device.lines.lock().unwrap().len();
+    let r = core
+        .execute(req(Operation::Read, "notes/public/ca", None, ""))
+        .await
+        .unwrap();
+    assert_eq!(r.data.unwrap()["pem"], "x");
+    let lines = device.lines.lock().unwrap()[before..].to_vec();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["auth"], Value::Null, "{line}");
+    }
+    // Writing there, or reading elsewhere, still needs a token.
+    for (op, path) in [
+        (Operation::Write, "notes/public/ca"),
+        (Operation::Read, "notes/other"),
+    ] {
+        let r = core.execute(req(op, path, Some(json!({})), "")).await;
+        assert!(matches!(r, Err(Error::PermissionDenied(_))), "{path}");
+    }
+    // A raw body reaches the engine as bytes and a raw answer comes back as bytes.
+    let mut echo = req(Operation::Write, "notes/echo", None, "");
+    echo.raw = Some(qsafe_core::RawBody::new(
+        "application/ocsp-request",
+        vec![1, 2, 3],
+    ));
+    let r = core.execute(echo).await.unwrap();
+    let raw = r.raw.unwrap();
+    assert_eq!(
+        (raw.content_type.as_str(), raw.bytes),
+        ("application/ocsp-request", vec![3, 2, 1])
+    );
+    let last: Value = serde_json::from_str(device.lines.lock().unwrap().last().unwrap()).unwrap();
+    assert_eq!(
+        last["request_raw"],
+        json!({"content_type": "application/ocsp-request", "length": 3})
+    );
+    assert_eq!(last["response_raw"]["length"], 3);
+    // An engine's sudo path needs sudo even when the capability is granted.
+    let policy = r#"path "notes/*" { capabilities = ["create", "update", "read"] }"#;
+    core.execute(req(
+        Operation::Write,
+        "sys/policies/acl/w",
+        Some(json!({"policy": policy})),
+        &root,
+    ))
+    .await
+    .unwrap();
+    let token = core
+        .execute(req(
+            Operation::Write,
+            "auth/token/create",
+            Some(json!({"policies": ["w"]})),
+            &root,
+        ))
+        .await
+        .unwrap()
+        .auth
+        .unwrap()["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    core.execute(req(
+        Operation::Write,
+        "notes/plain",
+        Some(json!({})),
+        &token,
+    ))
+    .await
+    .unwrap();
+    let r = core
+        .execute(req(
+            Operation::Write,
+            "notes/vault/x",
+            Some(json!({})),
+            &token,
+        ))
+        .await;
+    assert!(matches!(r, Err(Error::PermissionDenied(_))));
+    core.execute(req(
+        Operation::Write,
+        "notes/vault/x",
+        Some(json!({})),
+        &root,
+    ))
+    .await
+    .unwrap();
 }

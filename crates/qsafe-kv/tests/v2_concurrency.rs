@@ -22,11 +22,11 @@ async fn concurrent_writes_get_distinct_versions_and_none_is_lost() {
     for writer in 0..WRITERS {
         let kv = kv.clone();
         tasks.push(tokio::spawn(async move {
-            let request = EngineRequest {
-                operation: Operation::Write,
-                path: "data/shared".into(),
-                data: Some(json!({"data": {"writer": writer}})),
-            };
+            let request = EngineRequest::new(
+                Operation::Write,
+                "data/shared",
+                Some(json!({"data": {"writer": writer}})),
+            );
             let response = kv.engine.handle(&kv.view, &request).await.unwrap();
             (writer, response.data.unwrap()["version"].as_u64().unwrap())
         }));

@@ -40,11 +40,7 @@ impl Kv {
         path: &str,
         data: Option<Value>,
     ) -> qsafe_core::Result<Response> {
-        let request = EngineRequest {
-            operation,
-            path: path.into(),
-            data,
-        };
+        let request = EngineRequest::new(operation, path, data);
         self.engine.handle(&self.view, &request).await
     }
 

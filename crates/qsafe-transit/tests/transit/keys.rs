@@ -357,11 +357,7 @@ async fn lazy_auto_rotation_on_load() {
     // Two replicas loading a due key at once rotate it once.
     age_latest(&h, "auto", 7200).await;
     let other = h.replica();
-    let req = qsafe_core::EngineRequest {
-        operation: Operation::Read,
-        path: "keys/auto".into(),
-        data: None,
-    };
+    let req = qsafe_core::EngineRequest::new(Operation::Read, "keys/auto", None);
     let (a, b) = tokio::join!(other.handle(&h.view, &req), h.engine.handle(&h.view, &req));
     let (a, b) = (a.unwrap().data.unwrap(), b.unwrap().data.unwrap());
     assert_eq!(a["latest_version"], 3);
@@ -374,11 +370,7 @@ async fn a_rotation_by_another_replica_is_seen_at_once() {
     h.create("k", "ml-kem-768", json!({})).await;
     h.encrypt("k", b"x", b"").await; // cached here
     let other = h.replica();
-    let req = qsafe_core::EngineRequest {
-        operation: Operation::Write,
-        path: "keys/k/rotate".into(),
-        data: Some(json!({})),
-    };
+    let req = qsafe_core::EngineRequest::new(Operation::Write, "keys/k/rotate", Some(json!({})));
     other.handle(&h.view, &req).await.unwrap();
     assert!(h.encrypt("k", b"x", b"").await.starts_with("qsafe:v2:"));
 }

@@ -48,11 +48,7 @@ impl Harness {
         path: &str,
         data: Option<Value>,
     ) -> qsafe_core::Result<Response> {
-        let request = EngineRequest {
-            operation,
-            path: path.to_owned(),
-            data,
-        };
+        let request = EngineRequest::new(operation, path, data);
         self.engine.handle(&self.view, &request).await
     }
 

@@ -40,11 +40,11 @@ async fn sixteen_concurrent_clients_all_succeed() {
     for _ in 0..16 {
         let h = h.clone();
         tasks.push(tokio::spawn(async move {
-            let request = EngineRequest {
-                operation: Operation::Write,
-                path: "encrypt/p".into(),
-                data: Some(json!({"plaintext": b64(&[1u8; 128])})),
-            };
+            let request = EngineRequest::new(
+                Operation::Write,
+                "encrypt/p",
+                Some(json!({"plaintext": b64(&[1u8; 128])})),
+            );
             for _ in 0..PER_CLIENT {
                 h.engine.handle(&h.view, &request).await.unwrap();
             }
