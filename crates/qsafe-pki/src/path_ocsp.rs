@@ -1,0 +1,118 @@
+//! The OCSP responder (RFC 6960 §4 and Appendix A: `POST ocsp` with an
+//! `application/ocsp-request` body, `GET ocsp/<base64 request>`), answering for every issuer of
+//! the mount with responses signed by that issuer. Errors are OCSP error responses (HTTP 200),
+//! as clients expect.
+
+use std::sync::Arc;
+
+use qsafe_core::{Response, Result};
+use qsafe_crypto::encoding::b64_decode;
+
+use crate::issuer::LoadedIssuer;
+use crate::ocsp::{self, ErrorStatus, Item, Status, Times};
+use crate::path_config::crl_config;
+use crate::serial::Serial;
+use crate::storage::{self, CERT_PREFIX, CertRecord, RevokedRecord, revoked_key};
+use crate::{Ctx, profile};
+
+const MEDIA_TYPE: &str = "application/ocsp-response";
+
+fn error(status: ErrorStatus) -> Response {
+    Response::raw(MEDIA_TYPE, ocsp::error_response(status))
+}
+
+/// `POST ocsp`.
+pub(crate) async fn post(ctx: &Ctx<'_>) -> Result<Response> {
+    match &ctx.request.raw {
+        Some(raw) => answer(ctx, &raw.bytes).await,
+        None => Ok(error(ErrorStatus::MalformedRequest)),
+    }
+}
+
+/// `GET ocsp/<base64>` (the path may hold `/` of the base64 alphabet).
+pub(crate) async fn get(ctx: &Ctx<'_>, rest: &[&str]) -> Result<Response> {
+    let text = rest.join("/");
+    match b64_decode("OCSP request", text.trim()) {
+        Ok(der) => answer(ctx, &der).await,
+        Err(_) => Ok(error(ErrorStatus::MalformedRequest)),
+    }
+}
+
+async fn answer(ctx: &Ctx<'_>, der: &[u8]) -> Result<Response> {
+    let Ok(request) = ocsp::parse_request(der) else {
+        return Ok(error(ErrorStatus::MalformedRequest));
+    };
+    let config = crl_config(ctx.view).await?;
+    if config.ocsp_disable {
+        return Ok(error(ErrorStatus::Unauthorized));
+    }
+    let issuers = ctx.engine.issuers.all(ctx.view).await?;
+    // One response is signed by one issuer: the one the first CertID names.
+    let Some(first) = request.ids.first() else {
+        return Ok(error(ErrorStatus::MalformedRequest));
+    };
+    let Some(issuer) = find_issuer(&issuers, first) else {
+        return Ok(error(ErrorStatus::Unauthorized));
+    };
+    let Ok(signer) = issuer.signer_for("ocsp-signing", "OCSP responses") else {
+        return Ok(error(ErrorStatus::Unauthorized));
+    };
+    let mut statuses = Vec::with_capacity(request.ids.len());
+    for id in &request.ids {
+        let status = if issuer.ocsp.matches(id) {
+            status_of(ctx, &issuer, &id.serial).await?
+        } else {
+            Status::Unknown
+        };
+        statuses.push(status);
+    }
+    let items: Vec<Item<'_>> = request
+        .ids
+        .iter()
+        .zip(statuses)
+        .map(|(id, status)| Item { id, status })
+        .collect();
+    let now = profile::now();
+    let times = Times {
+        produced_at: now,
+        this_update: now,
+        next_update: (config.ocsp_expiry > 0)
+            .then(|| now.saturating_add(i64::try_from(config.ocsp_expiry).unwrap_or(i64::MAX))),
+    };
+    let body = ocsp::build_response(
+        signer,
+        &issuer.ocsp,
+        &items,
+        &times,
+        request.nonce.as_deref(),
+    );
+    Ok(match body {
+        Ok(der) => Response::raw(MEDIA_TYPE, der),
+        Err(e) => {
+            tracing::warn!(error = %e, "OCSP response could not be built");
+            error(ErrorStatus::InternalError)
+        }
+    })
+}
+
+fn find_issuer(issuers: &[Arc<LoadedIssuer>], id: &ocsp::CertId) -> Option<Arc<LoadedIssuer>> {
+    issuers.iter().find(|i| i.ocsp.matches(id)).cloned()
+}
+
+/// Revoked if a revocation is recorded, good if this issuer issued it, else unknown.
+async fn status_of(ctx: &Ctx<'_>, issuer: &LoadedIssuer, serial: &[u8]) -> Result<Status> {
+    let Ok(serial) = Serial::from_bytes(serial) else {
+        return Ok(Status::Unknown);
+    };
+    let key = revoked_key(&issuer.record.id, &serial.key());
+    if let Some((r, _)) = storage::load::<RevokedRecord>(ctx.view, &key).await? {
+        return Ok(Status::Revoked {
+            at: r.revoked_at,
+            reason: r.reason,
+        });
+    }
+    match storage::load::<CertRecord>(ctx.view, &format!("{CERT_PREFIX}{}", serial.key())).await? {
+        Some((record, _)) if record.issuer_id == issuer.record.id => Ok(Status::Good),
+        _ => Ok(Status::Unknown),
+    }
+}

@@ -1,0 +1,292 @@
+//! Revocation, CRLs (full and delta), OCSP and tidy.
+
+use der::{Decode, Encode};
+use qsafe_core::{EngineRequest, Operation, RawBody};
+use serde_json::json;
+use x509_cert::crl::CertificateList;
+
+use crate::{Harness, der_of};
+
+fn crl_serials(der: &[u8]) -> Vec<Vec<u8>> {
+    let crl = <CertificateList>::from_der(der).unwrap();
+    crl.tbs_cert_list
+        .revoked_certificates
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.serial_number.as_bytes().to_vec())
+        .collect()
+}
+
+fn serial_bytes(colon: &str) -> Vec<u8> {
+    hex::decode(colon.replace(':', "")).unwrap()
+}
+
+#[tokio::test]
+async fn revoke_puts_the_serial_on_the_crl_and_ocsp_says_revoked() {
+    let (h, root) = Harness::with_root("mldsa", 65).await;
+    let keep = h
+        .write("issue/web", json!({"common_name": "keep.example.com"}))
+        .await;
+    let gone = h
+        .write("issue/web", json!({"common_name": "gone.example.com"}))
+        .await;
+    let (ct, crl) = h.raw("crl").await;
+    assert_eq!(ct, "application/pkix-crl");
+    assert!(crl_serials(&crl).is_empty());
+    let revoked = h
+        .write(
+            "revoke",
+            json!({"serial_number": gone["serial_number"], "reason": "keyCompromise"}),
+        )
+        .await;
+    assert!(revoked["revocation_time"].as_i64().unwrap() > 0);
+    // Revoking again answers the first revocation.
+    let again = h
+        .write("revoke", json!({"certificate": gone["certificate"]}))
+        .await;
+    assert_eq!(again["revocation_time"], revoked["revocation_time"]);
+    let (_, crl) = h.raw("crl").await;
+    assert_eq!(
+        crl_serials(&crl),
+        vec![serial_bytes(gone["serial_number"].as_str().unwrap())]
+    );
+    let fetched = h
+        .read(&format!("cert/{}", gone["serial_number"].as_str().unwrap()))
+        .await;
+    assert_eq!(fetched["revocation_time"], revoked["revocation_time"]);
+    // The CRL is signed by the root and numbered.
+    let list = <CertificateList>::from_der(&crl).unwrap();
+    let root_der = der_of(root["certificate"].as_str().unwrap());
+    let root_cert = x509_cert::Certificate::from_der(&root_der).unwrap();
+    let spki = root_cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .unwrap();
+    let qsafe_crypto::keys::PublicKey::Verifying(key) =
+        qsafe_crypto::keys::PublicKey::from_spki_der(&spki).unwrap()
+    else {
+        panic!()
+    };
+    key.verify(
+        &list.tbs_cert_list.to_der().unwrap(),
+        list.signature.raw_bytes(),
+    )
+    .unwrap();
+    let listed = h
+        .call(Operation::List, "certs/revoked", None)
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(listed["keys"], json!([gone["serial_number"]]));
+    // OCSP: a request for each, built by hand from the CertID fields.
+    for (cert, expected) in [(&keep, "good"), (&gone, "revoked")] {
+        let status = ocsp_status(&h, &root_der, cert["serial_number"].as_str().unwrap()).await;
+        assert_eq!(status, expected);
+    }
+}
+
+/// Asks the engine's OCSP responder about `serial` and returns good/revoked/unknown.
+async fn ocsp_status(h: &Harness, issuer_der: &[u8], serial: &str) -> &'static str {
+    use der07::{Decode as _, Encode as _};
+    let issuer = x509_cert02::Certificate::from_der(issuer_der).unwrap();
+    let name_hash = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        &issuer.tbs_certificate.subject.to_der().unwrap(),
+    );
+    let key_hash = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        issuer
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes(),
+    );
+    let serial = serial_bytes(serial);
+    let id = x509_ocsp::CertId {
+        hash_algorithm: spki07::AlgorithmIdentifierOwned {
+            oid: der07::oid::ObjectIdentifier::new_unwrap("1.3.14.3.2.26"),
+            parameters: Some(der07::asn1::Null.into()),
+        },
+        issuer_name_hash: der07::asn1::OctetString::new(name_hash.as_ref()).unwrap(),
+        issuer_key_hash: der07::asn1::OctetString::new(key_hash.as_ref()).unwrap(),
+        serial_number: x509_cert02::serial_number::SerialNumber::new(&serial).unwrap(),
+    };
+    let request = x509_ocsp::OcspRequest {
+        tbs_request: x509_ocsp::TbsRequest {
+            version: x509_ocsp::Version::V1,
+            requestor_name: None,
+            request_list: vec![x509_ocsp::Request {
+                req_cert: id,
+                single_request_extensions: None,
+            }],
+            request_extensions: None,
+        },
+        optional_signature: None,
+    };
+    let body = request.to_der().unwrap();
+    let mut req = EngineRequest::new(Operation::Write, "ocsp", None);
+    req.raw = Some(RawBody::new("application/ocsp-request", body));
+    let response = h.engine.handle(&h.view, &req).await.unwrap();
+    let raw = response.raw.unwrap();
+    assert_eq!(raw.content_type, "application/ocsp-response");
+    let response = x509_ocsp::OcspResponse::from_der(&raw.bytes).unwrap();
+    assert_eq!(
+        response.response_status,
+        x509_ocsp::OcspResponseStatus::Successful
+    );
+    let bytes = response.response_bytes.unwrap();
+    let basic = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()).unwrap();
+    match basic.tbs_response_data.responses[0].cert_status {
+        x509_ocsp::CertStatus::Good(_) => "good",
+        x509_ocsp::CertStatus::Revoked(_) => "revoked",
+        x509_ocsp::CertStatus::Unknown(_) => "unknown",
+    }
+}
+
+#[tokio::test]
+async fn ocsp_answers_unknown_for_serials_it_never_issued_and_malformed_for_garbage() {
+    let (h, root) = Harness::with_root("mldsa", 65).await;
+    let root_der = der_of(root["certificate"].as_str().unwrap());
+    assert_eq!(ocsp_status(&h, &root_der, "42:42:42").await, "unknown");
+    let mut req = EngineRequest::new(Operation::Write, "ocsp", None);
+    req.raw = Some(RawBody::new(
+        "application/ocsp-request",
+        vec![0x30, 0x03, 0x02],
+    ));
+    let raw = h.engine.handle(&h.view, &req).await.unwrap().raw.unwrap();
+    use der07::Decode as _;
+    let response = x509_ocsp::OcspResponse::from_der(&raw.bytes).unwrap();
+    assert_eq!(
+        response.response_status,
+        x509_ocsp::OcspResponseStatus::MalformedRequest
+    );
+}
+
+#[tokio::test]
+async fn delta_crls_carry_revocations_until_the_next_full_crl() {
+    let (h, _) = Harness::with_root("mldsa", 65).await;
+    h.write(
+        "config/urls",
+        json!({"crl_distribution_points": "https://ca.example/v1/pki/crl"}),
+    )
+    .await;
+    h.write(
+        "config/crl",
+        json!({"auto_rebuild": true, "enable_delta": true}),
+    )
+    .await;
+    let a = h
+        .write("issue/web", json!({"common_name": "a.example.com"}))
+        .await;
+    let (_, full_before) = h.raw("crl").await;
+    h.write("revoke", json!({"serial_number": a["serial_number"]}))
+        .await;
+    // With auto_rebuild the full CRL waits for the periodic rebuild; the delta has it now.
+    let (_, full) = h.raw("crl").await;
+    assert_eq!(full, full_before);
+    let (_, delta) = h.raw("crl/delta").await;
+    assert_eq!(
+        crl_serials(&delta),
+        vec![serial_bytes(a["serial_number"].as_str().unwrap())]
+    );
+    h.engine.periodic(&h.view).await.unwrap();
+    let (_, full) = h.raw("crl").await;
+    assert_eq!(crl_serials(&full).len(), 1);
+    let (_, delta) = h.raw("crl/delta").await;
+    assert!(crl_serials(&delta).is_empty());
+    let full_number = <CertificateList>::from_der(&full).unwrap();
+    let delta_number = <CertificateList>::from_der(&delta).unwrap();
+    assert_ne!(
+        full_number.tbs_cert_list.to_der().unwrap(),
+        delta_number.tbs_cert_list.to_der().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn revoke_with_key_needs_the_certificates_key() {
+    let (h, _) = Harness::with_root("mldsa", 65).await;
+    let a = h
+        .write("issue/web", json!({"common_name": "a.example.com"}))
+        .await;
+    let b = h
+        .write("issue/web", json!({"common_name": "b.example.com"}))
+        .await;
+    let e = h
+        .write_err(
+            "revoke-with-key",
+            json!({"serial_number": a["serial_number"], "private_key": b["private_key"]}),
+        )
+        .await;
+    assert!(e.to_string().contains("does not match"), "{e}");
+    h.write(
+        "revoke-with-key",
+        json!({"serial_number": a["serial_number"], "private_key": a["private_key"]}),
+    )
+    .await;
+    let e = h
+        .write_err("revoke", json!({"serial_number": "01:02:03"}))
+        .await;
+    assert!(e.to_string().contains("not found"), "{e}");
+}
+
+#[tokio::test]
+async fn a_revoked_issuer_signs_nothing() {
+    let (h, root) = Harness::with_root("mldsa", 65).await;
+    h.write(
+        &format!("issuer/{}/revoke", root["issuer_id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    let before = h.cert_count().await;
+    let e = h
+        .write_err("issue/web", json!({"common_name": "a.example.com"}))
+        .await;
+    assert!(e.to_string().contains("revoked"), "{e}");
+    assert_eq!(h.cert_count().await, before);
+}
+
+#[tokio::test]
+async fn tidy_removes_expired_certificates_and_revocations() {
+    let (h, _) = Harness::with_root("mldsa", 65).await;
+    let a = h
+        .write(
+            "issue/web",
+            json!({"common_name": "a.example.com", "ttl": "1h"}),
+        )
+        .await;
+    h.write("revoke", json!({"serial_number": a["serial_number"]}))
+        .await;
+    let nothing = h
+        .write(
+            "tidy",
+            json!({"tidy_cert_store": true, "tidy_revoked_certs": true}),
+        )
+        .await;
+    assert_eq!(nothing["cert_store_deleted_count"], 0);
+    // A certificate that expired, tidied with no safety buffer.
+    let past = h
+        .write(
+            "issue/web",
+            json!({"common_name": "b.example.com", "ttl": "1s"}),
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let out = h
+        .write(
+            "tidy",
+            json!({"tidy_cert_store": true, "tidy_revoked_certs": true, "safety_buffer": 0}),
+        )
+        .await;
+    assert_eq!(out["cert_store_deleted_count"], 1);
+    let e = h
+        .call(
+            Operation::Read,
+            &format!("cert/{}", past["serial_number"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, qsafe_core::Error::NotFound(_)));
+}
