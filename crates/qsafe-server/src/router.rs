@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use qsafe_core::{Core, Credential, Operation, Request};
+use qsafe_core::{Core, Credential, Operation, RawBody, Request};
 use qsafe_crypto::encoding::{b64_decode, b64_encode};
 use qsafe_store::UnsealKey;
 use serde::Deserialize;
@@ -102,6 +102,7 @@ async fn metrics(
             operation: Operation::Read,
             path: "sys/metrics".into(),
             data: None,
+            raw: None,
             credential: credential(&headers),
             client: Some(client.ip().to_string()),
             id: request_id(&state),
@@ -286,7 +287,12 @@ async fn logical(
             ));
         }
     };
-    let data = if !body.is_empty() {
+    let raw = raw_media_type(&headers)
+        .filter(|_| !body.is_empty())
+        .map(|media| RawBody::new(media, body.to_vec()));
+    let data = if raw.is_some() {
+        None
+    } else if !body.is_empty() {
         Some(parse_json::<Value>(&body)?)
     } else if !query.is_empty() {
         // As Vault does: a request without a body takes its parameters from the query string
@@ -307,11 +313,19 @@ async fn logical(
             operation,
             path: path.trim_start_matches('/').to_owned(),
             data,
+            raw,
             credential: credential(&headers),
             client: Some(client.ip().to_string()),
             id: id.clone(),
         })
         .await?;
+    if let Some(raw) = response.raw {
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, raw.content_type)],
+            raw.bytes,
+        )
+            .into_response());
+    }
     if response.data.is_none() && response.auth.is_none() {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
@@ -325,6 +339,28 @@ async fn logical(
         "warnings": if response.warnings.is_empty() { Value::Null } else { json!(response.warnings) },
     }))
     .into_response())
+}
+
+/// Media types whose bodies reach engines as bytes instead of JSON (RFC 6960 OCSP requests,
+/// RFC 2986 / RFC 5280 objects). Any other body is parsed as JSON whatever its type, as Vault
+/// does.
+const RAW_MEDIA_TYPES: [&str; 5] = [
+    "application/ocsp-request",
+    "application/pkcs10",
+    "application/pkix-cert",
+    "application/pkix-crl",
+    "application/octet-stream",
+];
+
+fn raw_media_type(headers: &HeaderMap) -> Option<&'static str> {
+    let value = headers
+        .get(axum::http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    let media = value.split(';').next()?.trim();
+    RAW_MEDIA_TYPES
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(media))
 }
 
 /// The token or API key a request carries: `X-Vault-Token`, `Authorization: Bearer`, or

@@ -24,6 +24,9 @@ async fn every_documented_operation_is_served() {
     );
     core.register(Arc::new(qsafe_kv::KvFactory));
     core.register(Arc::new(qsafe_transit::TransitFactory));
+    core.register(Arc::new(qsafe_pki::PkiFactory::new(Arc::new(
+        qsafe_core::TracingCertificateLog,
+    ))));
     let core = Arc::new(core);
     let root = core
         .init(1, 1, None, None)
@@ -35,6 +38,7 @@ async fn every_documented_operation_is_served() {
     for (mount, body) in [
         ("secret", json!({"type": "kv", "options": {"version": "2"}})),
         ("transit", json!({"type": "transit"})),
+        ("pki", json!({"type": "pki"})),
     ] {
         core.execute(Request::internal(
             Operation::Write,
@@ -106,6 +110,10 @@ async fn every_documented_operation_is_served() {
             .replace("{bytes}", "16")
             .replace("{secret}", "docsecret")
             .replace("{key}", "dockey")
+            .replace("{type}", "internal")
+            .replace("{ref}", "default")
+            .replace("{role}", "docrole")
+            .replace("{serial}", "01:02")
             .replace(
                 "{kind}",
                 if path.contains("datakey") {
@@ -147,6 +155,7 @@ async fn every_documented_operation_is_served() {
                 && !body.contains("no handler")
                 && !body.contains("unsupported path")
                 && !body.contains("no transit path")
+                && !body.contains("no pki path")
                 && !body.contains("unsupported operation"),
             "{method} {path}: {status} {body}"
         );
