@@ -1,15 +1,17 @@
 //! The qsafe SDK (DESIGN.md §2): a client for qsafe's Vault-shaped API over TLS with
 //! X25519MLKEM768 and ML-DSA certificate verification (rustls on aws-lc-rs): the raw request
-//! layer the CLI uses, typed [`Kv`] and [`Transit`] clients, a [`SecretProvider`] for start-up
-//! secrets and a [`FieldEncryptor`] for PII fields and blind indexes.
+//! layer the CLI uses, typed [`Kv`], [`Transit`] and [`Pki`] clients, a [`SecretProvider`] for
+//! start-up secrets and a [`FieldEncryptor`] for PII fields and blind indexes.
 
 pub mod fields;
 pub mod kv;
+pub mod pki;
 pub mod provider;
 pub mod transit;
 
 pub use fields::FieldEncryptor;
 pub use kv::{Kv, Secret, VersionMetadata};
+pub use pki::{IssueRequest, IssuedCertificate, Pki};
 pub use provider::SecretProvider;
 pub use transit::{Item, OfflineEncryptor, Transit};
 
@@ -190,6 +192,46 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Option<Value>> {
+        let body = body.map_or(Body::None, Body::Json);
+        let (status, _, bytes) = self.exchange(method, path, body).await?;
+        if status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let value: Option<Value> = serde_json::from_slice(&bytes).ok();
+        // Health answers its state with 501/503 and a normal body.
+        let health = path.trim_start_matches('/').starts_with("sys/health");
+        if status.is_success() || (health && value.is_some()) {
+            return Ok(value);
+        }
+        Err(api_error(status, &bytes))
+    }
+
+    /// Sends `method` to `/v1/<path>` with an optional raw body (its media type and bytes, e.g.
+    /// `application/ocsp-request`); returns the answer's `Content-Type` (empty when absent) and
+    /// bytes as they are — for the endpoints that do not answer in Vault's JSON envelope (PKI
+    /// `ca`, `crl`, `ocsp`). A non-2xx answer is [`Error::Api`], as with [`Client::request`].
+    pub async fn request_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<(String, Vec<u8>)> {
+        let body = body.map_or(Body::None, |(media, bytes)| Body::Raw(media, bytes));
+        let (status, content_type, bytes) = self.exchange(method, path, body).await?;
+        if status.is_success() {
+            Ok((content_type, bytes))
+        } else {
+            Err(api_error(status, &bytes))
+        }
+    }
+
+    /// One round trip: the status, `Content-Type` and body of whatever the server answered.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body<'_>,
+    ) -> Result<(StatusCode, String, Vec<u8>)> {
         let url = format!(
             "{}/v1/{}",
             self.config.addr.trim_end_matches('/'),
@@ -199,38 +241,53 @@ impl Client {
         if let Some(token) = &self.config.token {
             request = request.header("X-Vault-Token", token.as_str());
         }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+        request = match body {
+            Body::None => request,
+            Body::Json(value) => request.json(value),
+            Body::Raw(media, bytes) => request
+                .header(reqwest::header::CONTENT_TYPE, media)
+                .body(bytes),
+        };
         let transport = |source| Error::Transport {
             addr: self.config.addr.clone(),
             source,
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
-        if status == StatusCode::NO_CONTENT {
-            return Ok(None);
-        }
-        let text = response.text().await.map_err(transport)?;
-        let value: Option<Value> = serde_json::from_str(&text).ok();
-        // Health answers its state with 501/503 and a normal body.
-        let health = path.trim_start_matches('/').starts_with("sys/health");
-        if status.is_success() || (health && value.is_some()) {
-            return Ok(value);
-        }
-        let errors = value
-            .as_ref()
-            .and_then(|v| v.get("errors"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_else(|| vec![text.chars().take(200).collect()]);
-        Err(Error::Api { status, errors })
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response.bytes().await.map_err(transport)?;
+        Ok((status, content_type, bytes.to_vec()))
     }
+}
+
+/// What a request carries.
+enum Body<'a> {
+    None,
+    Json(&'a Value),
+    /// Media type and bytes.
+    Raw(&'a str, Vec<u8>),
+}
+
+/// The [`Error::Api`] of a non-2xx answer: the `errors` of a JSON body, else the body's start.
+fn api_error(status: StatusCode, body: &[u8]) -> Error {
+    let errors = serde_json::from_slice::<Value>(body)
+        .ok()
+        .as_ref()
+        .and_then(|v| v.get("errors"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_else(|| vec![String::from_utf8_lossy(body).chars().take(200).collect()]);
+    Error::Api { status, errors }
 }
 
 #[cfg(test)]

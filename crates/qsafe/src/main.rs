@@ -80,6 +80,16 @@ enum Command {
         #[command(flatten)]
         conn: commands::client::Connection,
     },
+    /// Certificate authority: issue, sign and revoke certificates; CA, CRL and OCSP checks.
+    Pki {
+        #[command(subcommand)]
+        cmd: commands::pki::PkiCommand,
+        /// The PKI mount.
+        #[arg(long, global = true, default_value = "pki")]
+        mount: String,
+        #[command(flatten)]
+        conn: commands::client::Connection,
+    },
     /// Audit log tools (offline).
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -191,6 +201,7 @@ fn main() -> ExitCode {
         Command::Policy { cmd, conn } => commands::client::policy(cmd, &conn),
         Command::Kv { cmd, conn } => commands::kv::run(cmd, &conn),
         Command::Transit { cmd, mount, conn } => commands::transit::run(cmd, &mount, &conn),
+        Command::Pki { cmd, mount, conn } => commands::pki::run(cmd, &mount, &conn),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

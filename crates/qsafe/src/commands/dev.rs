@@ -68,6 +68,7 @@ async fn serve(args: Dev) -> Result<(), Failure> {
         .map_err(|e| internal(e.into()))?;
     let seal = Arc::new(Seal::new(Arc::new(Barrier::new(Arc::new(storage)))));
     let core = Arc::new(crate::engines::new_core(seal, audit));
+    crate::engines::spawn_periodic(core.clone());
 
     let key_path = dir.join("unseal.key");
     let root_token = if core

@@ -167,6 +167,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
     }
     let seal = Arc::new(Seal::new(Arc::new(Barrier::new(Arc::new(storage)))));
     let core = Arc::new(crate::engines::new_core(seal, audit));
+    crate::engines::spawn_periodic(core.clone());
     let status = core
         .seal_status()
         .await
