@@ -1,4 +1,5 @@
-//! The bodies of qsafe-crypto's fuzz targets, as plain functions over `&[u8]`.
+//! The bodies of the fuzz targets of qsafe-crypto's decoders and qsafe-pki's parsers ([`pki`]),
+//! as plain functions over `&[u8]`.
 //!
 //! Each `fuzz_targets/<name>.rs` is a libFuzzer wrapper around the function of the same name
 //! here, so the bodies also build and run on stable Rust, without libFuzzer: `tests/seeds.rs`
@@ -6,7 +7,8 @@
 //! `examples/replay.rs` replays any file or directory (a crash artifact, a local corpus).
 //!
 //! What the targets hold the decoders to: arbitrary bytes give `Ok` or `Err`, never a panic, and
-//! whatever decodes re-encodes to bytes that decode to the same key.
+//! whatever decodes re-encodes to bytes that decode to the same key (the PKI targets' own checks
+//! are in [`pki`]).
 
 use std::sync::LazyLock;
 
@@ -15,6 +17,9 @@ use qsafe_crypto::kem::DecapsulationKey;
 use qsafe_crypto::keys::{PrivateKey, PublicKey};
 use qsafe_crypto::sig::{SigningKey, VerifyingKey};
 use qsafe_crypto::{AlgorithmId, envelope};
+
+pub mod pki;
+pub use pki::{pki_certificate, pki_csr, pki_ocsp_request};
 
 /// A target's body.
 pub type Body = fn(&[u8]);
@@ -26,6 +31,9 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("envelope_open", envelope_open),
     ("jwk_parse", jwk_parse),
     ("jws_verify", jws_verify),
+    ("pki_csr", pki_csr),
+    ("pki_ocsp_request", pki_ocsp_request),
+    ("pki_certificate", pki_certificate),
 ];
 
 /// The body of the target `name`.

@@ -5,9 +5,12 @@
 //! cargo test --manifest-path fuzz/Cargo.toml --no-default-features --test seeds -- --ignored
 //! ```
 //!
-//! Files named `openssl-*` were written by OpenSSL 3.5 (see README.md) and are left alone.
+//! Files named `openssl-*` were written by OpenSSL 3.5 (see README.md; the PKI ones are copies of
+//! qsafe-pki's `tests/vectors/`) and `crafted-*` by hand (README.md); both are left alone.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use qsafe_crypto::AlgorithmId;
 use qsafe_crypto::jose::{self, Jwk};
@@ -15,7 +18,19 @@ use qsafe_crypto::kem::DecapsulationKey;
 use qsafe_crypto::keys::{PrivateKey, PublicKey};
 use qsafe_crypto::sig::SigningKey;
 use qsafe_crypto::{Rng, envelope};
-use qsafe_fuzz::{ENVELOPE_AAD, JOSE_ALGS, KEMS, SYMMETRIC_KEY, TARGETS, kem_key, signing_key};
+use qsafe_fuzz::pki::{HashAlg, ISSUER, cert_id_with, ocsp_request};
+use qsafe_fuzz::{
+    ENVELOPE_AAD, JOSE_ALGS, KEMS, KEY_SEED_BYTE, SYMMETRIC_KEY, TARGETS, kem_key, signing_key,
+};
+use qsafe_pki::cert::CertInfo;
+use qsafe_pki::crl::IssuerInfo;
+use qsafe_pki::csr::{self, CsrError};
+use qsafe_pki::ocsp::{self, IssuerKeyHashes};
+use qsafe_pki::signer::{KEY_ALGORITHMS, Signer, SubjectKey};
+use x509_cert02::der::Encode as _;
+use x509_cert02::der::asn1::{Ia5String, ObjectIdentifier, OctetString};
+use x509_cert02::ext::Extension;
+use x509_cert02::ext::pkix::name::GeneralName;
 
 fn seeds_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -89,6 +104,51 @@ fn seeds_are_valid_inputs() {
             keys.iter().any(|k| jose::verify_compact(k, token).is_ok())
         };
         assert!(verified, "jws_verify/{name} verifies under no fixed key");
+    }
+
+    for (name, data) in read(&seeds_dir("pki_csr")) {
+        let parsed = if name.ends_with(".pem") {
+            csr::parse_pem(std::str::from_utf8(&data).unwrap())
+        } else {
+            csr::parse_der(&data)
+        };
+        if name.contains("rsa") {
+            // The OpenSSL RSA request reaches the key-type check and stops there.
+            assert!(
+                matches!(parsed, Err(CsrError::UnsupportedKey(_))),
+                "pki_csr/{name}: {parsed:?}"
+            );
+        } else {
+            parsed.unwrap_or_else(|e| panic!("pki_csr/{name}: {e}"));
+        }
+    }
+    for (name, data) in read(&seeds_dir("pki_ocsp_request")) {
+        let request =
+            ocsp::parse_request(&data).unwrap_or_else(|e| panic!("pki_ocsp_request/{name}: {e}"));
+        // qsafe's requests ask the fixed issuer, so the target reaches its good answers.
+        if name.starts_with("qsafe-") {
+            assert!(
+                request.ids.iter().any(|id| ISSUER.hashes.matches(id)),
+                "pki_ocsp_request/{name} does not name the fixed issuer"
+            );
+        }
+    }
+    for (name, data) in read(&seeds_dir("pki_certificate")) {
+        let info = CertInfo::parse(&data).unwrap_or_else(|e| panic!("pki_certificate/{name}: {e}"));
+        let crl = IssuerInfo::new(&data);
+        let hashes = IssuerKeyHashes::new(&data);
+        // The crafted certificates reach the exceptions `pki_certificate` documents.
+        match name.as_str() {
+            "crafted-bad-ski.der" | "crafted-dup-ski.der" => assert!(crl.is_err(), "{name}"),
+            "crafted-spki-unused-bits.der" => assert!(hashes.is_err(), "{name}"),
+            "crafted-unsorted-rdn.der" => {
+                assert_ne!(crl.unwrap().subject_der(), info.subject_der, "{name}");
+            }
+            _ => {
+                crl.unwrap_or_else(|e| panic!("pki_certificate/{name}: {e}"));
+                hashes.unwrap_or_else(|e| panic!("pki_certificate/{name}: {e}"));
+            }
+        }
     }
 }
 
@@ -261,4 +321,165 @@ fn regenerate_seeds() {
             flattened.to_string().as_bytes(),
         );
     }
+
+    regenerate_pki_seeds();
+}
+
+/// A subject with a commonName and a SAN of every form CertInfo and the CSR parser read.
+fn pki_params() -> rcgen::CertificateParams {
+    let mut params = rcgen::CertificateParams::new(vec!["app.example.com".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "app.example.com");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "qsafe fuzz");
+    params.subject_alt_names.extend([
+        rcgen::SanType::IpAddress(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))),
+        rcgen::SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        rcgen::SanType::URI("spiffe://example.org/app".try_into().unwrap()),
+        rcgen::SanType::Rfc822Name("ops@example.com".try_into().unwrap()),
+    ]);
+    params
+}
+
+fn sha1(data: &[u8]) -> Vec<u8> {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+    digest.as_ref().to_vec()
+}
+
+fn sha256(data: &[u8]) -> Vec<u8> {
+    qsafe_crypto::hash::sha256(data).to_vec()
+}
+
+/// A CertID of the fixed issuer (`other`: of an issuer with the same key and another Name).
+fn issuer_cert_id(
+    hash: HashAlg,
+    serial: &[u8],
+    null_params: bool,
+    other: bool,
+) -> x509_ocsp::CertId {
+    let cert =
+        <x509_cert02::Certificate as x509_cert02::der::Decode>::from_der(&ISSUER.cert_der).unwrap();
+    let mut subject = cert.tbs_certificate.subject;
+    if other {
+        subject = "CN=another CA".parse().unwrap();
+    }
+    let digest: fn(&[u8]) -> Vec<u8> = match hash {
+        HashAlg::Sha1 => sha1,
+        HashAlg::Sha256 => sha256,
+    };
+    cert_id_with(
+        hash,
+        digest,
+        &subject.to_der().unwrap(),
+        ISSUER.signer.public_key_raw(),
+        serial,
+        null_params,
+    )
+}
+
+/// The nonce extension (RFC 8954 §2.1) with these `extnValue` contents.
+fn nonce(extn_value: &[u8]) -> Extension {
+    Extension {
+        extn_id: ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2"),
+        critical: false,
+        extn_value: OctetString::new(extn_value).unwrap(),
+    }
+}
+
+fn regenerate_pki_seeds() {
+    let issuer = &*ISSUER;
+    let rcgen_issuer = rcgen::Issuer::from_params(&issuer.params, &issuer.signer);
+
+    // Certificates: the fixed CA, a leaf of every key type it certifies, an intermediate CA.
+    write(
+        "pki_certificate",
+        "qsafe-ca-ml-dsa-65.der",
+        &issuer.cert_der,
+    );
+    for alg in KEY_ALGORITHMS {
+        let s = slug(alg);
+        let key = signing_key(alg);
+        let subject = SubjectKey::new(alg, key.verifying_key().as_bytes().to_vec()).unwrap();
+        let leaf = pki_params().signed_by(&subject, &rcgen_issuer).unwrap();
+        write(
+            "pki_certificate",
+            &format!("qsafe-leaf-{s}.der"),
+            leaf.der(),
+        );
+
+        // Requests: the same subject and SANs, signed by the subject's key.
+        let signer = Signer::new(Arc::new(key)).unwrap();
+        let request = pki_params().serialize_request(&signer).unwrap();
+        write("pki_csr", &format!("qsafe-{s}.der"), request.der());
+        write(
+            "pki_csr",
+            &format!("qsafe-{s}.pem"),
+            request.pem().unwrap().as_bytes(),
+        );
+    }
+    let mut intermediate = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    intermediate
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "qsafe fuzz intermediate");
+    intermediate.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    let key = signing_key(AlgorithmId::MlDsa44);
+    let subject = SubjectKey::new(
+        AlgorithmId::MlDsa44,
+        key.verifying_key().as_bytes().to_vec(),
+    );
+    let cert = intermediate
+        .signed_by(&subject.unwrap(), &rcgen_issuer)
+        .unwrap();
+    write(
+        "pki_certificate",
+        "qsafe-intermediate-ml-dsa-44.der",
+        cert.der(),
+    );
+
+    // OCSP requests naming the fixed issuer.
+    let serial = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef];
+    let mut request = ocsp_request(vec![issuer_cert_id(HashAlg::Sha1, &serial, true, false)]);
+    let rfc8954 = OctetString::new([KEY_SEED_BYTE; 16])
+        .unwrap()
+        .to_der()
+        .unwrap();
+    request.tbs_request.request_extensions = Some(vec![nonce(&rfc8954)]);
+    write(
+        "pki_ocsp_request",
+        "qsafe-sha1-nonce.der",
+        &request.to_der().unwrap(),
+    );
+
+    let request = ocsp_request(vec![issuer_cert_id(HashAlg::Sha256, &serial, false, false)]);
+    write(
+        "pki_ocsp_request",
+        "qsafe-sha256.der",
+        &request.to_der().unwrap(),
+    );
+
+    // MAX_IDS CertIDs, both hashes, every fourth of another issuer; a bare (pre-RFC 8954) nonce
+    // and a requestorName.
+    let ids = (0..ocsp::MAX_IDS)
+        .map(|i| {
+            let hash = if i % 2 == 0 {
+                HashAlg::Sha1
+            } else {
+                HashAlg::Sha256
+            };
+            let serial = [u8::try_from(i + 1).unwrap(), 0x80];
+            issuer_cert_id(hash, &serial, i % 3 == 0, i % 4 == 3)
+        })
+        .collect();
+    let mut request = ocsp_request(ids);
+    request.tbs_request.request_extensions = Some(vec![nonce(b"bare nonce bytes")]);
+    request.tbs_request.requestor_name = Some(GeneralName::DnsName(
+        Ia5String::new("client.example.com").unwrap(),
+    ));
+    write(
+        "pki_ocsp_request",
+        "qsafe-max-ids.der",
+        &request.to_der().unwrap(),
+    );
 }
