@@ -37,19 +37,18 @@ impl GroupCommit {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push((writes, tx));
-        let _committer = self.committer.lock().await;
-        // Whoever holds the committer commits everything queued so far. A caller whose
-        // transaction an earlier holder already committed only collects its result: taking a
-        // turn to commit a near-empty queue would make every caller wait for a commit of its
-        // own.
         loop {
+            // Either an earlier committer commits this transaction (and the caller goes on at
+            // once, without queueing for the committer), or this caller becomes the committer
+            // and commits everything queued so far.
+            let _committer = tokio::select! {
+                biased;
+                result = &mut rx => return result.unwrap_or_else(|_| Err(dropped())),
+                guard = self.committer.lock() => guard,
+            };
             match rx.try_recv() {
                 Ok(result) => return result,
-                Err(oneshot::error::TryRecvError::Closed) => {
-                    return Err(crate::Error::InvalidRequest(
-                        "group commit dropped a transaction",
-                    ));
-                }
+                Err(oneshot::error::TryRecvError::Closed) => return Err(dropped()),
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
             let batch: Vec<_> = {
@@ -63,6 +62,10 @@ impl GroupCommit {
             commit(view, batch).await;
         }
     }
+}
+
+fn dropped() -> crate::Error {
+    crate::Error::InvalidRequest("group commit dropped a transaction")
 }
 
 async fn commit(view: &View, batch: Vec<(Vec<Write>, Waiter)>) {

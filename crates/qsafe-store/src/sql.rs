@@ -99,10 +99,17 @@ impl SqlStorage {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     // WAL lets readers run beside the one writer; FULL makes each commit durable
-                    // before it returns (NORMAL would only survive a process crash).
+                    // before it returns (NORMAL would only survive a process crash). A 32 MiB
+                    // page cache per connection (SQLite's default is 2 MiB) keeps the B-tree's
+                    // inner pages of a large table in memory: inserts of random keys (serial
+                    // numbers) otherwise read pages back from the OS on every commit. The WAL
+                    // is checkpointed at 64 MiB instead of 4 MiB: with certificate-sized
+                    // records the default checkpointed every few hundred writes (issuance
+                    // 1,550 -> 1,800/s, `cargo bench -p qsafe-pki --bench engine`).
                     let pragmas = format!(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                         PRAGMA busy_timeout = {busy_ms};"
+                         PRAGMA busy_timeout = {busy_ms}; PRAGMA cache_size = -32768; \
+                         PRAGMA wal_autocheckpoint = 16384;"
                     );
                     conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
                     Ok(())
