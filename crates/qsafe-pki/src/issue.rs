@@ -47,7 +47,7 @@ pub(crate) async fn urls(ctx: &Ctx<'_>) -> Result<UrlsConfig> {
 pub(crate) async fn leaf(
     ctx: &Ctx<'_>,
     role: &Role,
-    issuer: &LoadedIssuer,
+    issuer: &Arc<LoadedIssuer>,
     key_alg: AlgorithmId,
     key: SubjectKey,
     csr: Option<&Csr>,
@@ -270,19 +270,31 @@ fn ext_key_usages(role: &Role) -> Result<Vec<ExtendedKeyUsagePurpose>> {
 /// to the certificate log.
 pub(crate) async fn sign_and_record(
     ctx: &Ctx<'_>,
-    issuer: &LoadedIssuer,
+    issuer: &Arc<LoadedIssuer>,
     params: &CertificateParams,
     key: &SubjectKey,
 ) -> Result<Issued> {
     issuer.signer_for("issuing-certificates", "certificates")?;
-    let rcgen_issuer = issuer
-        .rcgen
-        .as_ref()
-        .ok_or_else(|| Error::InvalidInput("this issuer has no key in the mount".into()))?;
-    let certificate = params
-        .signed_by(key, rcgen_issuer)
-        .map_err(|e| Error::InvalidInput(format!("cannot build the certificate: {e}")))?;
-    let der = certificate.der().to_vec();
+    if issuer.rcgen.is_none() {
+        return Err(Error::InvalidInput(
+            "this issuer has no key in the mount".into(),
+        ));
+    }
+    // Signing takes a few hundred microseconds: on the blocking pool, so the async workers
+    // stay free to finish other requests and their commits (DESIGN.md §5).
+    let (signing, params, key) = (issuer.clone(), params.clone(), key.clone());
+    let der = tokio::task::spawn_blocking(move || {
+        let rcgen_issuer = signing
+            .rcgen
+            .as_ref()
+            .ok_or_else(|| Error::Internal("issuer key vanished".into()))?;
+        let certificate = params
+            .signed_by(&key, rcgen_issuer)
+            .map_err(|e| Error::InvalidInput(format!("cannot build the certificate: {e}")))?;
+        Ok::<_, Error>(certificate.der().to_vec())
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("signing task: {e}")))??;
     let info = CertInfo::parse(&der)?;
     record(ctx, issuer, der, info).await
 }
@@ -340,7 +352,6 @@ pub(crate) fn response(
     private_key: Option<(&str, &str)>,
 ) -> Result<Value> {
     let format = field_str(ctx.data, "format")?.unwrap_or("pem");
-    let chain = issuer.chain_der()?;
     let encode = |der: &[u8]| -> Result<String> {
         match format {
             "der" => Ok(qsafe_crypto::encoding::b64_encode(der)),
@@ -353,7 +364,14 @@ pub(crate) fn response(
         )));
     }
     let mut certificate = encode(&issued.der)?;
-    let ca_chain: Vec<String> = chain.iter().map(|c| encode(c)).collect::<Result<_>>()?;
+    let ca_chain: Vec<String> = match format {
+        "der" => issuer
+            .chain_der()?
+            .iter()
+            .map(|c| qsafe_crypto::encoding::b64_encode(c))
+            .collect(),
+        _ => issuer.chain_pem().to_vec(),
+    };
     if format == "pem_bundle" {
         if let Some((key_pem, _)) = private_key {
             certificate = format!("{}\n{}", certificate.trim_end(), key_pem.trim_end());

@@ -30,6 +30,10 @@ pub struct LoadedIssuer {
     pub crl: crate::crl::IssuerInfo,
     /// What OCSP needs of it (CertID hashes, responder id).
     pub ocsp: crate::ocsp::IssuerKeyHashes,
+    /// Its certificate, then `ca_chain`, DER each (decoded once).
+    chain: Vec<Vec<u8>>,
+    /// The same, PEM each (every issuance answers with them).
+    chain_pem: Vec<String>,
 }
 
 impl LoadedIssuer {
@@ -57,11 +61,12 @@ impl LoadedIssuer {
 
     /// The chain from this issuer up: its certificate, then `ca_chain`, DER each.
     pub fn chain_der(&self) -> Result<Vec<Vec<u8>>> {
-        let mut chain = vec![self.record.certificate.clone()];
-        for c in &self.record.ca_chain {
-            chain.push(b64_decode("ca_chain", c).map_err(|e| Error::Internal(e.to_string()))?);
-        }
-        Ok(chain)
+        Ok(self.chain.clone())
+    }
+
+    /// [`chain_der`](Self::chain_der) as PEM.
+    pub fn chain_pem(&self) -> &[String] {
+        &self.chain_pem
     }
 }
 
@@ -80,16 +85,22 @@ pub struct IssuerCache {
 impl IssuerCache {
     /// The issuer `id`, or NotFound.
     pub async fn get(&self, view: &View, id: &str) -> Result<Arc<LoadedIssuer>> {
-        let (record, revision) =
-            storage::load::<IssuerRecord>(view, &format!("{ISSUER_PREFIX}{id}"))
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("no issuer {id:?}")))?;
+        let key = format!("{ISSUER_PREFIX}{id}");
+        let value = view
+            .get(&key)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no issuer {id:?}")))?;
+        let revision = value.revision;
+        // Decoding the record (base64 certificates) costs more than the rest of a request;
+        // only a changed revision is decoded.
         if let Ok(cache) = self.loaded.read()
             && let Some((rev, loaded)) = cache.get(id)
             && *rev == revision
         {
             return Ok(loaded.clone());
         }
+        let record: IssuerRecord = serde_json::from_slice(&value.value)
+            .map_err(|e| Error::Internal(format!("record {key} does not decode: {e}")))?;
         let loaded = Arc::new(parse(view, record).await?);
         if let Ok(mut cache) = self.loaded.write() {
             cache.insert(id.to_owned(), (revision, loaded.clone()));
@@ -169,6 +180,14 @@ async fn parse(view: &View, record: IssuerRecord) -> Result<LoadedIssuer> {
         .map_err(|e| Error::Internal(format!("issuer {}: {e}", record.id)))?;
     let ocsp = crate::ocsp::IssuerKeyHashes::new(&record.certificate)
         .map_err(|e| Error::Internal(format!("issuer {}: {e}", record.id)))?;
+    let mut chain = vec![record.certificate.clone()];
+    for c in &record.ca_chain {
+        chain.push(b64_decode("ca_chain", c).map_err(|e| Error::Internal(e.to_string()))?);
+    }
+    let chain_pem = chain
+        .iter()
+        .map(|c| crate::cert::to_pem(c))
+        .collect::<Result<_>>()?;
     Ok(LoadedIssuer {
         record,
         info,
@@ -176,6 +195,8 @@ async fn parse(view: &View, record: IssuerRecord) -> Result<LoadedIssuer> {
         rcgen,
         crl,
         ocsp,
+        chain,
+        chain_pem,
     })
 }
 

@@ -172,7 +172,7 @@ pub(crate) async fn delete_all(ctx: &Ctx<'_>) -> Result<Response> {
 /// `root/sign-intermediate`: a CA certificate for a CSR's key, signed by `issuer_ref`.
 pub(crate) async fn sign_intermediate(ctx: &Ctx<'_>, issuer_ref: &str) -> Result<Response> {
     let issuer = ctx.engine.issuers.resolve(ctx.view, issuer_ref).await?;
-    let csr = parse_csr(ctx)?;
+    let csr = parse_csr(ctx).await?;
     let mut data = ctx.data.cloned().unwrap_or_else(|| json!({}));
     let use_csr_values = field_bool(ctx.data, "use_csr_values")?.unwrap_or(false);
     if let Some(map) = data.as_object_mut()

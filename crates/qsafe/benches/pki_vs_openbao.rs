@@ -122,12 +122,12 @@ async fn main() {
         targets.push((t, root));
     }
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ML_DSA_65).unwrap();
-    let csr = rcgen::CertificateParams::new(vec!["api.example.com".to_owned()])
-        .unwrap()
-        .serialize_request(&key)
-        .unwrap()
-        .pem()
-        .unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["api.example.com".to_owned()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "api.example.com");
+    let csr = params.serialize_request(&key).unwrap().pem().unwrap();
     let mut rows: Vec<(&Target, String, String, Body)> = Vec::new();
     for (t, root) in &targets {
         let sign = json!({"csr": csr, "common_name": "api.example.com"});
@@ -145,8 +145,14 @@ async fn main() {
             "pki/issue/web".into(),
             Body::Json(json!({"common_name": "api.example.com"})),
         ));
-        let sub = dir.path().join(t.name);
+        let sub = dir.path().join(format!("ocsp-{}", t.name));
+        std::fs::create_dir_all(&sub).unwrap();
         if let Some(req) = ocsp_request(t, &sub).await {
+            let body = Body::Raw("application/ocsp-request", req.clone());
+            if let Err(e) = t.probe("pki/ocsp", &body).await {
+                println!("{}: OCSP refused ({e}); no OCSP row", t.name);
+                continue;
+            }
             rows.push((
                 t,
                 format!("OCSP POST, nonce ({root} root)"),

@@ -63,6 +63,32 @@ impl Target {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// One request of `body` to `path`: Ok, or the status and body of the refusal.
+    pub(crate) async fn probe(&self, path: &str, body: &Body) -> Result<(), String> {
+        let url = format!("{}/v1/{path}", self.base);
+        let http = &self.clients[0];
+        let req = match body {
+            Body::Json(b) => http.post(&url).json(b),
+            Body::Raw(media, bytes) => http
+                .post(&url)
+                .header("Content-Type", *media)
+                .body(bytes.clone()),
+            Body::None => http.get(&url),
+        };
+        let resp = req
+            .header("X-Vault-Token", &self.token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("{status} {}", text.trim()))
+        }
+    }
+
     /// Requests/s, p50, p99 of `path` with `body` (POST) or GET, 16 connections, one window.
     pub(crate) async fn load(&self, path: &str, body: Body) -> (f64, Duration, Duration) {
         let start = Instant::now();
