@@ -4,11 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#[path = "support/openssl.rs"]
+mod openssl_peer;
+
 #[path = "../../qsafe-crypto/tests/support/peer.rs"]
 #[allow(dead_code, reason = "only the interpreter lookup is used here")]
 mod peer;
 
-use std::path::{Path, PathBuf};
+use openssl_peer::openssl;
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
@@ -27,31 +31,6 @@ const DELTA_DP: &str = "http://pki.example/v1/pki/crl/delta";
 const REVOKED_LEAF: [u8; 9] = [0x5a, 1, 2, 3, 4, 5, 6, 7, 8];
 const GOOD_LEAF: [u8; 9] = [0x5a, 9, 9, 9, 9, 9, 9, 9, 9];
 const OTHER: [u8; 16] = [0x81; 16];
-
-/// The OpenSSL 3.5 peer, or `None` after printing SKIPPED (panics under `CI=true`).
-fn openssl() -> Option<PathBuf> {
-    let path = std::env::var_os("QSAFE_OPENSSL").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.peers/bin/openssl"),
-        PathBuf::from,
-    );
-    let version = Command::new(&path)
-        .arg("version")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    match version {
-        Some(v) if v.starts_with("OpenSSL 3.") && !v.starts_with("OpenSSL 3.0") => Some(path),
-        other => {
-            let why = format!("OpenSSL 3.5 peer missing at {}: {other:?}", path.display());
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{why}");
-            }
-            eprintln!("SKIPPED: {why}");
-            None
-        }
-    }
-}
 
 fn run(program: &Path, args: &[&str], dir: &Path) -> Output {
     Command::new(program)

@@ -4,37 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#[path = "support/openssl.rs"]
+mod openssl_peer;
+
+use openssl_peer::openssl;
 use std::net::{IpAddr, Ipv6Addr};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use qsafe_crypto::AlgorithmId;
 use qsafe_pki::csr;
-
-/// The OpenSSL 3.5 peer, or `None` after printing SKIPPED (panics under `CI=true`).
-fn openssl() -> Option<PathBuf> {
-    let path = std::env::var_os("QSAFE_OPENSSL").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.peers/bin/openssl"),
-        PathBuf::from,
-    );
-    let version = Command::new(&path)
-        .arg("version")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    match version {
-        Some(v) if v.starts_with("OpenSSL 3.") && !v.starts_with("OpenSSL 3.0") => Some(path),
-        other => {
-            let why = format!("OpenSSL 3.5 peer missing at {}: {other:?}", path.display());
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{why}");
-            }
-            eprintln!("SKIPPED: {why}");
-            None
-        }
-    }
-}
 
 #[test]
 fn fresh_openssl_requests_parse_and_verify() {

@@ -3,6 +3,10 @@
 //! A missing peer is reported as SKIPPED, or fails the test when `CI=true`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#[path = "support/openssl.rs"]
+mod openssl_peer;
+
+use openssl_peer::openssl;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -21,32 +25,6 @@ fn missing(why: String) -> Option<PathBuf> {
     }
     eprintln!("SKIPPED: {why}");
     None
-}
-
-fn openssl() -> Option<PathBuf> {
-    let path = std::env::var_os("QSAFE_OPENSSL").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.peers/bin/openssl"),
-        PathBuf::from,
-    );
-    let out = Command::new(&path).arg("version").output();
-    let version = out
-        .as_ref()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let mut nums = version
-        .strip_prefix("OpenSSL ")
-        .unwrap_or("")
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    if (nums.next().unwrap_or(0), nums.next().unwrap_or(0)) >= (3, 5) {
-        return Some(path);
-    }
-    missing(format!(
-        "OpenSSL 3.5 peer missing at {} (run scripts/openssl-peer.sh, or set QSAFE_OPENSSL)",
-        path.display()
-    ))
 }
 
 fn python() -> Option<PathBuf> {

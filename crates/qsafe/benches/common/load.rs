@@ -66,16 +66,7 @@ impl Target {
     /// One request of `body` to `path`: Ok, or the status and body of the refusal.
     pub(crate) async fn probe(&self, path: &str, body: &Body) -> Result<(), String> {
         let url = format!("{}/v1/{path}", self.base);
-        let http = &self.clients[0];
-        let req = match body {
-            Body::Json(b) => http.post(&url).json(b),
-            Body::Raw(media, bytes) => http
-                .post(&url)
-                .header("Content-Type", *media)
-                .body(bytes.clone()),
-            Body::None => http.get(&url),
-        };
-        let resp = req
+        let resp = request(&self.clients[0], &url, body)
             .header("X-Vault-Token", &self.token)
             .send()
             .await
@@ -101,15 +92,11 @@ impl Target {
                 let mut latencies = Vec::new();
                 while start.elapsed() < WINDOW {
                     let t = Instant::now();
-                    let req = match &body {
-                        Body::Json(b) => http.post(&url).json(b),
-                        Body::Raw(media, bytes) => http
-                            .post(&url)
-                            .header("Content-Type", *media)
-                            .body(bytes.clone()),
-                        Body::None => http.get(&url),
-                    };
-                    let resp = req.header("X-Vault-Token", &token).send().await.unwrap();
+                    let resp = request(&http, &url, &body)
+                        .header("X-Vault-Token", &token)
+                        .send()
+                        .await
+                        .unwrap();
                     assert!(resp.status().is_success(), "{url}: {}", resp.status());
                     resp.bytes().await.unwrap();
                     latencies.push(t.elapsed());
@@ -125,6 +112,18 @@ impl Target {
         all.sort();
         let pick = |q: f64| all[((all.len() as f64 - 1.0) * q) as usize];
         (all.len() as f64 / elapsed, pick(0.5), pick(0.99))
+    }
+}
+
+/// `body` to `url`: GET without one, POST with JSON or raw bytes.
+fn request(http: &reqwest::Client, url: &str, body: &Body) -> reqwest::RequestBuilder {
+    match body {
+        Body::Json(b) => http.post(url).json(b),
+        Body::Raw(media, bytes) => http
+            .post(url)
+            .header("Content-Type", *media)
+            .body(bytes.clone()),
+        Body::None => http.get(url),
     }
 }
 
