@@ -82,6 +82,10 @@ impl std::fmt::Debug for SqlStorage {
     }
 }
 
+/// Most rows in one multi-row INSERT (3 parameters each, far below SQLite's and PostgreSQL's
+/// parameter limits).
+const MULTI_ROW_MAX: usize = 256;
+
 impl SqlStorage {
     /// Opens (creating if needed) the SQLite database file at `path`.
     pub async fn open_sqlite(path: &Path, max_connections: u32) -> Result<Self> {
@@ -208,6 +212,47 @@ impl SqlStorage {
         }
     }
 
+    /// Inserts `puts` (all `Expect::Absent`) in one statement; a key that exists fails the whole
+    /// transaction with a conflict, as the row-by-row path does.
+    async fn insert_absent(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        puts: &[Write],
+        revisions: &mut Vec<Revision>,
+    ) -> Result<()> {
+        let mut sql = String::from("INSERT INTO qsafe_kv (key, value, revision) VALUES ");
+        for i in 0..puts.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let n = 3 * i;
+            sql.push_str(&format!("(${}, ${}, ${})", n + 1, n + 2, n + 3));
+        }
+        sql.push_str(" ON CONFLICT (key) DO NOTHING");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for put in puts {
+            let Write::Put { key, value, .. } = put else {
+                return Err(Error::InvalidRequest("a multi-row insert of a delete"));
+            };
+            let revision = self.new_revision()?;
+            revisions.push(revision);
+            query = query
+                .bind(key.as_bytes().to_vec())
+                .bind(value.clone())
+                .bind(sql_revision(revision));
+        }
+        let done = query
+            .execute(&mut **tx)
+            .await
+            .map_err(Error::backend("write"))?;
+        if done.rows_affected() != puts.len() as u64 {
+            return Err(Error::Conflict {
+                key: puts.first().map(|w| w.key().to_owned()).unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
     fn new_revision(&self) -> Result<Revision> {
         let bytes = self.rng.bytes::<8>()?;
         Ok(Revision(u64::from_le_bytes(*bytes) >> 1))
@@ -317,7 +362,31 @@ impl Storage for SqlStorage {
         let failed = Error::backend("write");
         let mut tx = self.pool.begin().await.map_err(failed)?;
         let mut revisions = Vec::new();
-        for write in writes {
+        let mut next = 0;
+        while next < writes.len() {
+            // A run of puts that must create their keys (a group commit of new records) is one
+            // multi-row INSERT: one statement instead of one per row.
+            let run = writes[next..]
+                .iter()
+                .take(MULTI_ROW_MAX)
+                .take_while(|w| {
+                    matches!(
+                        w,
+                        Write::Put {
+                            expect: Expect::Absent,
+                            ..
+                        }
+                    )
+                })
+                .count();
+            if run > 1 {
+                self.insert_absent(&mut tx, &writes[next..next + run], &mut revisions)
+                    .await?;
+                next += run;
+                continue;
+            }
+            let write = &writes[next];
+            next += 1;
             let conflict = || Error::Conflict {
                 key: write.key().to_owned(),
             };

@@ -55,6 +55,7 @@ backend_tests!(
     keys_sweep_every_depth_in_pages,
     keys_order_bytewise_whatever_the_characters,
     concurrent_check_and_set_loses_no_update,
+    runs_of_creating_puts_are_all_or_nothing,
 );
 
 async fn get_put_overwrite_delete(s: Arc<SqlStorage>) {
@@ -108,6 +109,34 @@ async fn bad_keys_are_refused_and_nothing_is_written(s: Arc<SqlStorage>) {
         s.list("", None, 0).await,
         Err(Error::InvalidRequest(_))
     ));
+}
+
+/// A run of puts that must create their keys is written as one multi-row statement: it lands
+/// whole with a revision per put, or, if one key exists, not at all.
+async fn runs_of_creating_puts_are_all_or_nothing(s: Arc<SqlStorage>) {
+    let creating = |k: &str| Write::put(k, k.as_bytes().to_vec()).expecting(Expect::Absent);
+    let keys: Vec<String> = (0..300).map(|i| format!("run/{i:03}")).collect();
+    let writes: Vec<Write> = keys.iter().map(|k| creating(k)).collect();
+    let revisions = s.transact(&writes).await.unwrap();
+    assert_eq!(revisions.len(), 300);
+    for (k, r) in keys.iter().zip(&revisions) {
+        let entry = s.get(k).await.unwrap().unwrap();
+        assert_eq!((entry.value.as_slice(), entry.revision), (k.as_bytes(), *r));
+    }
+    let clash = [
+        creating("new/a"),
+        creating("new/b"),
+        creating("run/150"),
+        creating("new/c"),
+    ];
+    assert!(matches!(
+        s.transact(&clash).await,
+        Err(Error::Conflict { .. })
+    ));
+    for k in ["new/a", "new/b", "new/c"] {
+        assert_eq!(s.get(k).await.unwrap(), None, "{k} rolled back");
+    }
+    assert_eq!(s.get("run/150").await.unwrap().unwrap().value, b"run/150");
 }
 
 async fn transactions_are_all_or_nothing(s: Arc<SqlStorage>) {
