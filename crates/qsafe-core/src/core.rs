@@ -661,16 +661,7 @@ impl Core {
     }
 
     pub(crate) fn new_uuid(&self) -> Result<String> {
-        let b = self.rng.bytes::<16>()?;
-        let h = hex::encode(b.as_ref());
-        Ok(format!(
-            "{}-{}-{}-{}-{}",
-            &h[..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..]
-        ))
+        new_uuid(&self.rng)
     }
 }
 
@@ -721,6 +712,19 @@ fn add_outcome(fields: &mut Map<String, Value>, salt: &AuditSalt, result: &Resul
             fields.insert("error".into(), e.to_string().into());
         }
     }
+}
+
+/// A random identifier in the UUID text form (mount uuids, PKI issuer and key ids).
+pub fn new_uuid(rng: &Rng) -> Result<String> {
+    let h = hex::encode(*rng.bytes::<16>()?);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
 }
 
 fn denied(path: &str) -> Error {

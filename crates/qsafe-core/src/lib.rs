@@ -13,7 +13,7 @@ mod salt;
 mod sys;
 pub mod token;
 
-pub use crate::core::{Core, Credential, Request};
+pub use crate::core::{Core, Credential, Request, new_uuid};
 pub use certlog::{CertificateLog, IssuedCertificate, TracingCertificateLog};
 pub use engine::{Engine, EngineFactory, EngineRequest, Operation, RawBody, Requester, Response};
 pub use error::{Error, ErrorKind, Result};

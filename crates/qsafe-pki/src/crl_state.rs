@@ -71,7 +71,7 @@ pub(crate) async fn rebuild_full(
         .map(entry)
         .collect::<Result<Vec<_>>>()?;
     let now = profile::now();
-    let next_update = now.saturating_add(i64::try_from(config.expiry).unwrap_or(i64::MAX));
+    let next_update = now.saturating_add(profile::seconds(config.expiry));
     let number = previous + 1;
     let dp = distribution_point(view).await?;
     // OpenSSL uses delta CRLs only when the complete CRL says where they are (Freshest CRL).
@@ -192,9 +192,13 @@ async fn current(engine: &Pki, view: &View, issuer: &LoadedIssuer) -> Result<Crl
 
 /// `GET crl`, `crl/pem`, `crl/der`, `crl/delta`, `crl/delta/pem` (unauthenticated): DER or
 /// PEM as they are. Under `issuer/:ref/crl` the same, except that `crl` and `crl/delta` without
-/// a format answer OpenBao's JSON (`{"crl": "<PEM>"}`).
-pub(crate) async fn fetch(ctx: &Ctx<'_>, reference: &str, rest: &[&str]) -> Result<Response> {
-    let issuer_path = ctx.request.path.starts_with("issuer/");
+/// a format answer OpenBao's JSON (`{"crl": "<PEM>"}`): `issuer_path` says which it is.
+pub(crate) async fn fetch(
+    ctx: &Ctx<'_>,
+    reference: &str,
+    rest: &[&str],
+    issuer_path: bool,
+) -> Result<Response> {
     let issuer = ctx.engine.issuers.resolve(ctx.view, reference).await?;
     let record = current(ctx.engine, ctx.view, &issuer).await?;
     let (delta, pem) = match rest {
@@ -262,7 +266,7 @@ pub(crate) async fn periodic(engine: &Pki, view: &View) -> Result<()> {
     if config.disable {
         return Ok(());
     }
-    let grace = i64::try_from(config.auto_rebuild_grace_period).unwrap_or(i64::MAX);
+    let grace = profile::seconds(config.auto_rebuild_grace_period);
     for issuer in engine.issuers.all(view).await? {
         if issuer.signer.is_none() || issuer.record.revoked {
             continue;

@@ -127,35 +127,14 @@ pub struct Csr {
     pub extensions: Vec<RequestedExtension>,
 }
 
-/// The request's public key in the form rcgen takes when it builds the certificate
-/// ([`Csr::rcgen_public_key`]); rcgen writes the SPKI from the algorithm and the raw key.
-#[derive(Debug, Clone)]
-pub struct CsrPublicKey {
-    alg: &'static rcgen::SignatureAlgorithm,
-    raw: Vec<u8>,
-}
-
-impl rcgen::PublicKeyData for CsrPublicKey {
-    fn der_bytes(&self) -> &[u8] {
-        &self.raw
-    }
-
-    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        self.alg
-    }
-}
-
 impl Csr {
     /// The public key for rcgen's `CertificateParams::signed_by`. rcgen's own
-    /// `SubjectPublicKeyInfo::from_der` does not know the ML-DSA OIDs, hence this type. Fails
-    /// only for a hand-built [`Csr`] whose `key_alg` is not one of [`signer::KEY_ALGORITHMS`].
-    pub fn rcgen_public_key(&self) -> Result<CsrPublicKey, CsrError> {
-        let alg = signer::rcgen_algorithm(self.key_alg)
-            .ok_or_else(|| CsrError::UnsupportedKey(self.key_alg.to_string()))?;
-        Ok(CsrPublicKey {
-            alg,
-            raw: self.public_key_raw.clone(),
-        })
+    /// `SubjectPublicKeyInfo::from_der` does not know the ML-DSA OIDs, hence
+    /// [`signer::SubjectKey`]. Fails only for a hand-built [`Csr`] whose `key_alg` is not one of
+    /// [`signer::KEY_ALGORITHMS`].
+    pub fn rcgen_public_key(&self) -> Result<signer::SubjectKey, CsrError> {
+        signer::SubjectKey::new(self.key_alg, self.public_key_raw.clone())
+            .ok_or_else(|| CsrError::UnsupportedKey(self.key_alg.to_string()))
     }
 }
 

@@ -161,15 +161,15 @@ fn validity(role: &Role, issuer: &LoadedIssuer, data: Option<&Value>) -> Result<
             ));
         }
         (_, Some(at)) => profile::parse_not_after(at)?,
-        (Some(0) | None, None) => now.saturating_add(ttl_i64(role.ttl)),
-        (Some(ttl), None) => now.saturating_add(ttl_i64(ttl)),
+        (Some(0) | None, None) => now.saturating_add(profile::seconds(role.ttl)),
+        (Some(ttl), None) => now.saturating_add(profile::seconds(ttl)),
     };
     if not_after <= now {
         return Err(Error::InvalidInput(
             "the requested validity ends in the past".into(),
         ));
     }
-    if role.max_ttl > 0 && not_after - now > ttl_i64(role.max_ttl) {
+    if role.max_ttl > 0 && not_after - now > profile::seconds(role.max_ttl) {
         return Err(Error::InvalidInput(format!(
             "the requested validity ({}s) is longer than the role's max_ttl ({}s)",
             not_after - now,
@@ -177,7 +177,7 @@ fn validity(role: &Role, issuer: &LoadedIssuer, data: Option<&Value>) -> Result<
         )));
     }
     let not_after = bounded_by_issuer(issuer, not_after)?;
-    let backdate = ttl_i64(role.not_before_duration);
+    let backdate = profile::seconds(role.not_before_duration);
     Ok((now - backdate, not_after))
 }
 
@@ -196,10 +196,6 @@ pub(crate) fn bounded_by_issuer(issuer: &LoadedIssuer, not_after: i64) -> Result
             profile::rfc3339(issuer.info.not_after)
         ))),
     }
-}
-
-fn ttl_i64(seconds: u64) -> i64 {
-    i64::try_from(seconds).unwrap_or(i64::MAX)
 }
 
 fn key_usages(role: &Role, key_alg: AlgorithmId) -> Vec<KeyUsagePurpose> {

@@ -181,10 +181,10 @@ impl Engine for Pki {
             (["crl", "rotate"], Read | Write) => crl_state::rotate(&ctx, false).await,
             (["crl", "rotate-delta"], Read | Write) => crl_state::rotate(&ctx, true).await,
             (["crl", rest @ ..], Read) if rest.len() <= 2 => {
-                crl_state::fetch(&ctx, "default", rest).await
+                crl_state::fetch(&ctx, "default", rest, false).await
             }
             (["issuer", r, "crl", rest @ ..], Read) if rest.len() <= 2 => {
-                crl_state::fetch(&ctx, r, rest).await
+                crl_state::fetch(&ctx, r, rest, true).await
             }
             (["ocsp"], Write) => path_ocsp::post(&ctx).await,
             (["ocsp", rest @ ..], Read) if !rest.is_empty() => path_ocsp::get(&ctx, rest).await,

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::cert::{self, CertInfo};
 use crate::issuer::{key_record, load_key, new_key, signer_from_pkcs8};
-use crate::path_issuers::{NewIssuer, store_new_issuer};
+use crate::path_issuers::{NewIssuer, new_id, store_new_issuer};
 use crate::path_root::key_export;
 use crate::profile::{Sans, Subject};
 use crate::storage::{self, KEY_PREFIX};
@@ -48,10 +48,6 @@ pub(crate) async fn generate(ctx: &Ctx<'_>, kind: &str) -> Result<Response> {
         map.insert("private_key_type".into(), keytype::name(alg).into());
     }
     Ok(Response::data(body))
-}
-
-fn new_id(ctx: &Ctx<'_>) -> Result<String> {
-    Ok(hex::encode(*ctx.engine.rng.bytes::<16>()?))
 }
 
 /// `intermediate/set-signed`: `certificate` holds the signed CA certificate, then optionally

@@ -90,10 +90,7 @@ pub(crate) async fn sign_verbatim(
             role.max_ttl
         )));
     }
-    let not_after = issue::bounded_by_issuer(
-        &issuer,
-        now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
-    )?;
+    let not_after = issue::bounded_by_issuer(&issuer, now.saturating_add(profile::seconds(ttl)))?;
     let serial = Serial::random(&ctx.engine.rng)?;
     let mut params = profile::base_params(&serial, now - 30, not_after, &issue::urls(ctx).await?)?;
     params.distinguished_name = verbatim_subject(&csr)?;
@@ -128,9 +125,8 @@ pub(crate) async fn parse_csr(ctx: &Ctx<'_>) -> Result<csr::Csr> {
 
 /// The CSR's key for rcgen.
 pub(crate) fn subject_key(csr: &csr::Csr) -> Result<SubjectKey> {
-    SubjectKey::new(csr.key_alg, csr.public_key_raw.clone()).ok_or_else(|| {
-        Error::InvalidInput(format!("{} keys cannot be certified", csr.key_alg.name()))
-    })
+    csr.rcgen_public_key()
+        .map_err(|e| Error::InvalidInput(format!("csr: {e}")))
 }
 
 /// The CSR's subject, attribute by attribute.

@@ -99,17 +99,8 @@ pub(crate) async fn store_new_issuer(ctx: &Ctx<'_>, new: NewIssuer<'_>) -> Resul
     })
 }
 
-fn new_id(ctx: &Ctx<'_>) -> Result<String> {
-    let b = ctx.engine.rng.bytes::<16>()?;
-    let h = hex::encode(*b);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    ))
+pub(crate) fn new_id(ctx: &Ctx<'_>) -> Result<String> {
+    qsafe_core::new_uuid(&ctx.engine.rng)
 }
 
 async fn check_name_free(ctx: &Ctx<'_>, name: &str) -> Result<()> {

@@ -71,7 +71,7 @@ async fn answer(ctx: &Ctx<'_>, der: &[u8]) -> Result<Response> {
         produced_at: now,
         this_update: now,
         next_update: (config.ocsp_expiry > 0)
-            .then(|| now.saturating_add(i64::try_from(config.ocsp_expiry).unwrap_or(i64::MAX))),
+            .then(|| now.saturating_add(profile::seconds(config.ocsp_expiry))),
     };
     // The signature on the blocking pool (DESIGN.md §5), as for certificates.
     let (signer, responder) = (signer.clone(), issuer.clone());

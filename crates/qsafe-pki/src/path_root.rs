@@ -83,7 +83,7 @@ pub(crate) fn ca_validity(data: Option<&Value>) -> Result<(i64, i64)> {
         Some(at) => profile::parse_not_after(at)?,
         None => {
             let ttl = field_duration(data, "ttl")?.unwrap_or(DEFAULT_ROOT_TTL);
-            now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX))
+            now.saturating_add(profile::seconds(ttl))
         }
     };
     if not_after <= now {

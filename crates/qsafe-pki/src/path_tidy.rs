@@ -18,7 +18,7 @@ pub(crate) async fn tidy(ctx: &Ctx<'_>) -> Result<Response> {
     let certs = field_bool(ctx.data, "tidy_cert_store")?.unwrap_or(false);
     let revoked = field_bool(ctx.data, "tidy_revoked_certs")?.unwrap_or(false);
     let buffer = field_duration(ctx.data, "safety_buffer")?.unwrap_or(DEFAULT_SAFETY_BUFFER);
-    let cutoff = profile::now().saturating_sub(i64::try_from(buffer).unwrap_or(i64::MAX));
+    let cutoff = profile::now().saturating_sub(profile::seconds(buffer));
     let mut certs_deleted = 0u64;
     let mut revoked_deleted = 0u64;
     if certs {

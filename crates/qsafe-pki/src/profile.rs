@@ -136,6 +136,11 @@ impl Sans {
     }
 }
 
+/// A duration in seconds as a signed offset for Unix-time arithmetic (saturating).
+pub fn seconds(duration: u64) -> i64 {
+    i64::try_from(duration).unwrap_or(i64::MAX)
+}
+
 /// The current time, Unix seconds.
 pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
