@@ -187,7 +187,9 @@ impl Engine for Pki {
                 crl_state::fetch(&ctx, r, rest, true).await
             }
             (["ocsp"], Write) => path_ocsp::post(&ctx).await,
-            (["ocsp", rest @ ..], Read) if !rest.is_empty() => path_ocsp::get(&ctx, rest).await,
+            // The base64 request may hold `/` anywhere, the last character included: it is
+            // taken from the path as sent, not from the split.
+            (["ocsp", _, ..], Read) => path_ocsp::get(&ctx).await,
             // Vault's wording for paths an engine does not serve (its tools key on it).
             _ => Err(Error::NotFound(format!(
                 "unsupported path: no pki path {:?} for {}",

@@ -29,9 +29,9 @@ pub(crate) async fn post(ctx: &Ctx<'_>) -> Result<Response> {
     }
 }
 
-/// `GET ocsp/<base64>` (the path may hold `/` of the base64 alphabet).
-pub(crate) async fn get(ctx: &Ctx<'_>, rest: &[&str]) -> Result<Response> {
-    let text = rest.join("/");
+/// `GET ocsp/<base64>` (the path may hold `/` of the base64 alphabet, doubled or last).
+pub(crate) async fn get(ctx: &Ctx<'_>) -> Result<Response> {
+    let text = ctx.request.path.strip_prefix("ocsp/").unwrap_or_default();
     match b64_decode("OCSP request", text.trim()) {
         Ok(der) => answer(ctx, &der).await,
         Err(_) => Ok(error(ErrorStatus::MalformedRequest)),

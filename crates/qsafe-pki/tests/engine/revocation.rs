@@ -89,6 +89,15 @@ async fn revoke_puts_the_serial_on_the_crl_and_ocsp_says_revoked() {
 
 /// Asks the engine's OCSP responder about `serial` and returns good/revoked/unknown.
 async fn ocsp_status(h: &Harness, issuer_der: &[u8], serial: &str) -> &'static str {
+    let body = ocsp_request(issuer_der, &serial_bytes(serial));
+    let mut req = EngineRequest::new(Operation::Write, "ocsp", None);
+    req.raw = Some(RawBody::new("application/ocsp-request", body));
+    let response = h.engine.handle(&h.view, &req).await.unwrap();
+    ocsp_answer(response)
+}
+
+/// A DER OCSP request for one certificate of the issuer `issuer_der`, SHA-1 CertID.
+fn ocsp_request(issuer_der: &[u8], serial: &[u8]) -> Vec<u8> {
     use der07::{Decode as _, Encode as _};
     let issuer = x509_cert02::Certificate::from_der(issuer_der).unwrap();
     let name_hash = aws_lc_rs::digest::digest(
@@ -103,7 +112,6 @@ async fn ocsp_status(h: &Harness, issuer_der: &[u8], serial: &str) -> &'static s
             .subject_public_key
             .raw_bytes(),
     );
-    let serial = serial_bytes(serial);
     let id = x509_ocsp::CertId {
         hash_algorithm: spki07::AlgorithmIdentifierOwned {
             oid: der07::oid::ObjectIdentifier::new_unwrap("1.3.14.3.2.26"),
@@ -111,7 +119,7 @@ async fn ocsp_status(h: &Harness, issuer_der: &[u8], serial: &str) -> &'static s
         },
         issuer_name_hash: der07::asn1::OctetString::new(name_hash.as_ref()).unwrap(),
         issuer_key_hash: der07::asn1::OctetString::new(key_hash.as_ref()).unwrap(),
-        serial_number: x509_cert02::serial_number::SerialNumber::new(&serial).unwrap(),
+        serial_number: x509_cert02::serial_number::SerialNumber::new(serial).unwrap(),
     };
     let request = x509_ocsp::OcspRequest {
         tbs_request: x509_ocsp::TbsRequest {
@@ -125,10 +133,12 @@ async fn ocsp_status(h: &Harness, issuer_der: &[u8], serial: &str) -> &'static s
         },
         optional_signature: None,
     };
-    let body = request.to_der().unwrap();
-    let mut req = EngineRequest::new(Operation::Write, "ocsp", None);
-    req.raw = Some(RawBody::new("application/ocsp-request", body));
-    let response = h.engine.handle(&h.view, &req).await.unwrap();
+    request.to_der().unwrap()
+}
+
+/// The status of the one certificate a successful OCSP response answers for.
+fn ocsp_answer(response: qsafe_core::Response) -> &'static str {
+    use der07::Decode as _;
     let raw = response.raw.unwrap();
     assert_eq!(raw.content_type, "application/ocsp-response");
     let response = x509_ocsp::OcspResponse::from_der(&raw.bytes).unwrap();
@@ -143,6 +153,40 @@ async fn ocsp_status(h: &Harness, issuer_der: &[u8], serial: &str) -> &'static s
         x509_ocsp::CertStatus::Revoked(_) => "revoked",
         x509_ocsp::CertStatus::Unknown(_) => "unknown",
     }
+}
+
+/// `GET ocsp/<base64>` takes the base64 as sent: a `/` last, or two in a row, is part of it
+/// (a client that does not URL-encode sends them so).
+#[tokio::test]
+async fn ocsp_get_keeps_every_slash_of_the_base64() {
+    let (h, root) = Harness::with_root("mldsa", 65).await;
+    let root_der = der_of(root["certificate"].as_str().unwrap());
+    let mut wanted: Vec<(&str, fn(&str) -> bool)> = vec![
+        ("a / last", |b| b.ends_with('/')),
+        ("two / in a row", |b| b.contains("//")),
+    ];
+    // Serials of 2 to 4 octets (lengths with and without base64 padding) ending in `n`.
+    let serials = (1u32..100_000).flat_map(|n| {
+        (0..3).map(move |pad| {
+            let mut serial = vec![0x40; 1 + pad];
+            serial.extend_from_slice(&n.to_be_bytes()[2..]);
+            serial
+        })
+    });
+    for serial in serials {
+        if wanted.is_empty() {
+            break;
+        }
+        let b64 = qsafe_crypto::encoding::b64_encode(&ocsp_request(&root_der, &serial));
+        let Some(at) = wanted.iter().position(|(_, matches)| matches(&b64)) else {
+            continue;
+        };
+        let (what, _) = wanted.remove(at);
+        let req = EngineRequest::new(Operation::Read, format!("ocsp/{b64}"), None);
+        let response = h.engine.handle(&h.view, &req).await.unwrap();
+        assert_eq!(ocsp_answer(response), "unknown", "{what}: {b64}");
+    }
+    assert!(wanted.is_empty(), "no serial gave {:?}", wanted[0].0);
 }
 
 #[tokio::test]
