@@ -35,11 +35,18 @@ const LIST_READ: usize = 64;
 /// How long a SQLite connection waits for another one's write lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A rowid table with a unique key, not a `WITHOUT ROWID` table keyed by `key`: records are
+/// appended to the table's last page, and only the small index entry goes to a random place.
+/// Keyed by `key`, each certificate-sized record (8 KB) landed in a random leaf that holds a
+/// few of them, splitting pages and rewriting them on every commit (issuance with 16 callers
+/// 1,300-1,540 -> 1,780-2,430/s, `PKI_BENCH_ONLY=sign cargo bench -p qsafe-pki --bench
+/// engine`; 512-byte puts also gain, `tools/bench/storage.sh`). Databases made with the earlier
+/// layout keep it and work unchanged: every statement here runs on both.
 const SQLITE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS qsafe_kv (
-    key BLOB NOT NULL PRIMARY KEY,
+    key BLOB NOT NULL UNIQUE,
     value BLOB NOT NULL,
     revision INTEGER NOT NULL
-) WITHOUT ROWID";
+)";
 const POSTGRES_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS qsafe_kv (
     key BYTEA NOT NULL PRIMARY KEY,
     value BYTEA NOT NULL,
@@ -68,6 +75,8 @@ pub struct SqlStorage {
     /// milliseconds while others get through at once. Writers queue here instead, in order
     /// (`tools/bench/storage.sh` measures puts with 16 callers). `None` for PostgreSQL.
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite only: the one connection every write uses (see [`SqlStorage::open_sqlite`]).
+    writer: Option<AnyPool>,
     /// SQLite only: the read cache, exact because this process is the only writer.
     cache: Option<Arc<ReadCache>>,
     /// SQLite only: the held lock on `<file>.lock` (released when the last clone drops).
@@ -97,32 +106,15 @@ impl SqlStorage {
             .to_url_lossy();
         let options =
             AnyConnectOptions::from_url(&url).map_err(Error::backend("open the database"))?;
-        let busy_ms = SQLITE_BUSY_TIMEOUT.as_millis();
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    // WAL lets readers run beside the one writer; FULL makes each commit durable
-                    // before it returns (NORMAL would only survive a process crash). A 32 MiB
-                    // page cache per connection (SQLite's default is 2 MiB) keeps the B-tree's
-                    // inner pages of a large table in memory: inserts of random keys (serial
-                    // numbers) otherwise read pages back from the OS on every commit. The WAL
-                    // is checkpointed at 64 MiB instead of 4 MiB: with certificate-sized
-                    // records the default checkpointed every few hundred writes (issuance
-                    // 1,550 -> 1,800/s, `cargo bench -p qsafe-pki --bench engine`).
-                    let pragmas = format!(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                         PRAGMA busy_timeout = {busy_ms}; PRAGMA cache_size = -32768; \
-                         PRAGMA wal_autocheckpoint = 16384;"
-                    );
-                    conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .map_err(Error::backend("open the database"))?;
+        let pool = sqlite_pool(&options, max_connections).await?;
+        // All writes go through one connection of their own. SQLite empties a connection's
+        // page cache whenever another connection has committed since its last transaction, so
+        // writes taking turns on the pool's connections read the B-tree back from the OS on
+        // every commit (5% of the CPU time of certificate issuance in a profile); the one
+        // writer keeps its cache.
+        let writer = sqlite_pool(&options, 1).await?;
         let mut storage = Self::init(pool, Dialect::Sqlite).await?;
+        storage.writer = Some(writer);
         storage.cache = Some(Arc::new(ReadCache::default()));
         storage._owner = Some(Arc::new(owner));
         Ok(storage)
@@ -181,6 +173,7 @@ impl SqlStorage {
             dialect,
             rng: Rng::new(),
             write_lock: (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
+            writer: None,
             cache: None,
             _owner: None,
         })
@@ -202,6 +195,14 @@ impl SqlStorage {
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
+    }
+
+    /// The pool writes use: the one writer connection on SQLite.
+    fn write_pool(&self) -> &AnyPool {
+        self.writer.as_ref().unwrap_or(&self.pool)
     }
 
     /// Waits for this process's turn to write, on SQLite.
@@ -316,6 +317,35 @@ fn lock_owner(path: &Path) -> Result<std::fs::File> {
     }
 }
 
+/// A pool of SQLite connections set up as qsafe uses them.
+async fn sqlite_pool(options: &AnyConnectOptions, max_connections: u32) -> Result<AnyPool> {
+    let busy_ms = SQLITE_BUSY_TIMEOUT.as_millis();
+    AnyPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                // WAL lets readers run beside the one writer; FULL makes each commit durable
+                // before it returns (NORMAL would only survive a process crash). A 32 MiB
+                // page cache per connection (SQLite's default is 2 MiB) keeps the B-tree's
+                // inner pages of a large table in memory: inserts of random keys (serial
+                // numbers) otherwise read pages back from the OS on every commit. The WAL
+                // is checkpointed at 64 MiB instead of 4 MiB: with certificate-sized
+                // records the default checkpointed every few hundred writes (issuance
+                // 1,550 -> 1,800/s, `cargo bench -p qsafe-pki --bench engine`).
+                let pragmas = format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA busy_timeout = {busy_ms}; PRAGMA cache_size = -32768; \
+                     PRAGMA wal_autocheckpoint = 16384;"
+                );
+                conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await
+        .map_err(Error::backend("open the database"))
+}
+
 fn revision_of(value: i64) -> Revision {
     Revision(value.cast_unsigned())
 }
@@ -360,7 +390,7 @@ impl Storage for SqlStorage {
         }
         let _writer = self.writer().await;
         let failed = Error::backend("write");
-        let mut tx = self.pool.begin().await.map_err(failed)?;
+        let mut tx = self.write_pool().begin().await.map_err(failed)?;
         let mut revisions = Vec::new();
         let mut next = 0;
         while next < writes.len() {
@@ -471,7 +501,7 @@ impl Storage for SqlStorage {
         let _writer = self.writer().await;
         let done = sqlx::query("DELETE FROM qsafe_kv WHERE key = $1")
             .bind(key.as_bytes().to_vec())
-            .execute(&self.pool)
+            .execute(self.write_pool())
             .await;
         if let Some(cache) = &self.cache {
             cache.deleted(key);
