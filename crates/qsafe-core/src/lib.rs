@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod certlog;
 pub mod core;
+pub mod cpu;
 pub mod engine;
 pub mod error;
 pub mod fields;

@@ -113,13 +113,12 @@ pub(crate) async fn sign_verbatim(
     )?))
 }
 
-/// The request's `csr` (PEM), parsed and its signature verified (on the blocking pool: an
+/// The request's `csr` (PEM), parsed and its signature verified (off the async workers: an
 /// ML-DSA verification is tens of microseconds).
 pub(crate) async fn parse_csr(ctx: &Ctx<'_>) -> Result<csr::Csr> {
     let pem = required(ctx.data, "csr")?.to_owned();
-    tokio::task::spawn_blocking(move || csr::parse_pem(&pem))
-        .await
-        .map_err(|e| Error::Internal(format!("CSR task: {e}")))?
+    qsafe_core::cpu::run("CSR", move || csr::parse_pem(&pem))
+        .await?
         .map_err(|e| Error::InvalidInput(format!("csr: {e}")))
 }
 

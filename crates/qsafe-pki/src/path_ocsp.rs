@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use qsafe_core::{Response, Result};
-use qsafe_crypto::encoding::b64_decode;
+use qsafe_crypto::encoding::public::b64_decode;
 
 use crate::issuer::LoadedIssuer;
 use crate::ocsp::{self, ErrorStatus, Item, Status, Times};
@@ -73,9 +73,9 @@ async fn answer(ctx: &Ctx<'_>, der: &[u8]) -> Result<Response> {
         next_update: (config.ocsp_expiry > 0)
             .then(|| now.saturating_add(profile::seconds(config.ocsp_expiry))),
     };
-    // The signature on the blocking pool (DESIGN.md §5), as for certificates.
+    // The signature off the async workers (DESIGN.md §5), as for certificates.
     let (signer, responder) = (signer.clone(), issuer.clone());
-    let body = tokio::task::spawn_blocking(move || {
+    let body = qsafe_core::cpu::run("OCSP", move || {
         let items: Vec<Item<'_>> = request
             .ids
             .iter()
@@ -90,8 +90,7 @@ async fn answer(ctx: &Ctx<'_>, der: &[u8]) -> Result<Response> {
             request.nonce.as_deref(),
         )
     })
-    .await
-    .map_err(|e| qsafe_core::Error::Internal(format!("OCSP task: {e}")))?;
+    .await?;
     Ok(match body {
         Ok(der) => Response::raw(MEDIA_TYPE, der),
         Err(e) => {

@@ -64,15 +64,14 @@ pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Runs CPU-heavy work (key generation, seed expansion, ML-DSA signing) off the async workers.
+/// Runs CPU-heavy work (key generation, seed expansion, ML-DSA signing) off the async workers,
+/// a core at a time ([`qsafe_core::cpu`]).
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T>
 where
     F: FnOnce() -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(format!("transit worker failed: {e}")))?
+    qsafe_core::cpu::run("transit", f).await?
 }
 
 /// One cached key name.

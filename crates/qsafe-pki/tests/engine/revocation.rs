@@ -161,7 +161,9 @@ fn ocsp_answer(response: qsafe_core::Response) -> &'static str {
 async fn ocsp_get_keeps_every_slash_of_the_base64() {
     let (h, root) = Harness::with_root("mldsa", 65).await;
     let root_der = der_of(root["certificate"].as_str().unwrap());
-    let mut wanted: Vec<(&str, fn(&str) -> bool)> = vec![
+    /// What the base64 must show, and the test for it.
+    type Wanted = (&'static str, fn(&str) -> bool);
+    let mut wanted: Vec<Wanted> = vec![
         ("a / last", |b| b.ends_with('/')),
         ("two / in a row", |b| b.contains("//")),
     ];
