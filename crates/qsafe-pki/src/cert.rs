@@ -3,7 +3,7 @@
 
 use der::{Decode, Encode};
 use qsafe_core::{Error, Result};
-use qsafe_crypto::encoding::pem_encode;
+use qsafe_crypto::encoding::public;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, SubjectAltName};
@@ -94,7 +94,7 @@ fn describe_name(name: &GeneralName) -> Option<String> {
 
 /// PEM of a DER certificate.
 pub fn to_pem(der: &[u8]) -> Result<String> {
-    Ok(pem_encode(CERT_LABEL, der)?)
+    Ok(public::pem_encode(CERT_LABEL, der))
 }
 
 /// Every `CERTIFICATE` block of a PEM bundle, DER, in order; other blocks (keys) are skipped.

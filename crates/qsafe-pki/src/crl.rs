@@ -175,20 +175,7 @@ pub fn build(
 
 /// PEM with the `X509 CRL` label (RFC 7468 §5), LF line endings.
 pub fn to_pem(der: &[u8]) -> String {
-    let b64 = qsafe_crypto::encoding::b64_encode(der);
-    let mut pem = String::with_capacity(b64.len() + b64.len() / 64 + 64);
-    pem.push_str("-----BEGIN X509 CRL-----\n");
-    for (i, c) in b64.chars().enumerate() {
-        if i > 0 && i % 64 == 0 {
-            pem.push('\n');
-        }
-        pem.push(c);
-    }
-    if !b64.is_empty() {
-        pem.push('\n');
-    }
-    pem.push_str("-----END X509 CRL-----\n");
-    pem
+    qsafe_crypto::encoding::public::pem_encode("X509 CRL", der)
 }
 
 /// The signature AlgorithmIdentifier, parameters absent.

@@ -151,8 +151,8 @@ pub fn parse_pem(text: &str) -> Result<Csr, CsrError> {
     if trimmed.matches("-----BEGIN ").count() != 1 {
         return Err(CsrError::Pem("expected exactly one PEM block".into()));
     }
-    let (label, der) =
-        der::pem::decode_vec(trimmed.as_bytes()).map_err(|e| CsrError::Pem(e.to_string()))?;
+    let (label, der) = qsafe_crypto::encoding::public::pem_decode(trimmed)
+        .map_err(|e| CsrError::Pem(e.to_string()))?;
     if !PEM_LABELS.contains(&label) {
         return Err(CsrError::Pem(format!(
             "label is {label:?}, expected \"CERTIFICATE REQUEST\""

@@ -53,7 +53,7 @@ pub(crate) async fn store_new_issuer(ctx: &Ctx<'_>, new: NewIssuer<'_>) -> Resul
         ca_chain: new
             .chain
             .iter()
-            .map(|c| qsafe_crypto::encoding::b64_encode(c))
+            .map(|c| qsafe_crypto::encoding::public::b64_encode(c))
             .collect(),
         key_id: key_id.clone(),
         usage: ALL_USAGES.into(),

@@ -3,7 +3,7 @@
 //! encrypted like everything else by the barrier.
 
 use qsafe_core::{Error, Result};
-use qsafe_crypto::encoding::{b64_decode, b64_encode};
+use qsafe_crypto::encoding::public::{b64_decode, b64_encode};
 use qsafe_store::{Expect, Revision, View, Write};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
