@@ -161,25 +161,38 @@ async fn main() {
             ));
         }
     }
+    // QSAFE_BENCH_ROWS=<text> keeps the rows whose label holds it (for profiling one).
+    if let Ok(keep) = std::env::var("QSAFE_BENCH_ROWS") {
+        rows.retain(|(_, label, _, _)| label.contains(&keep));
+    }
     for (t, _) in &targets {
         t.load("sys/health", Body::None).await;
     }
     let mut results: Vec<Vec<(f64, Duration, Duration)>> = vec![Vec::new(); rows.len()];
+    // Server CPU milliseconds per request, each round.
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
     for round in 0..ROUNDS {
         eprintln!("round {}/{ROUNDS}", round + 1);
         for (i, (t, _, path, body)) in rows.iter().enumerate() {
-            results[i].push(t.load(path, body.clone()).await);
+            let (before, start) = (t.cpu_seconds(), std::time::Instant::now());
+            let r = t.load(path, body.clone()).await;
+            let requests = r.0 * start.elapsed().as_secs_f64();
+            cpu[i].push((t.cpu_seconds() - before) * 1e3 / requests.max(1.0));
+            results[i].push(r);
         }
     }
     let results: Vec<_> = results.into_iter().map(median).collect();
-    println!("| server | operation | requests/s | p50 | p99 |");
-    println!("|---|---|---:|---:|---:|");
-    for ((t, label, _, _), (rps, p50, p99)) in rows.iter().zip(&results) {
+    println!("| server | operation | requests/s | p50 | p99 | server CPU per request |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for (((t, label, _, _), (rps, p50, p99)), cpu) in rows.iter().zip(&results).zip(cpu) {
+        let mut cpu = cpu;
+        cpu.sort_by(f64::total_cmp);
         println!(
-            "| {} | {label} | {rps:.0} | {:.2} ms | {:.2} ms |",
+            "| {} | {label} | {rps:.0} | {:.2} ms | {:.2} ms | {:.3} ms |",
             t.name,
             p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
+            p99.as_secs_f64() * 1e3,
+            cpu[cpu.len() / 2]
         );
     }
     println!();

@@ -28,9 +28,32 @@ pub(crate) struct Target {
     pub(crate) base: String,
     pub(crate) token: String,
     pub(crate) clients: Vec<reqwest::Client>,
+    /// The server's process, for its CPU time.
+    pub(crate) pid: u32,
 }
 
 impl Target {
+    /// The server process's user and system CPU time so far, in seconds (Linux
+    /// `/proc/<pid>/stat`, clock ticks of 1/100 s; 0 elsewhere). Steadier than a rate on a
+    /// machine the load generator shares.
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        // The fields after the command name (in parentheses; it may hold spaces).
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|t| t.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
     pub(crate) async fn call(
         &self,
         method: reqwest::Method,
@@ -137,6 +160,7 @@ pub(crate) async fn start_qsafe(dir: &Path) -> (Server, Target) {
         clients: (0..CONNECTIONS)
             .map(|_| pq_client(&dir.join("ca.pem")))
             .collect(),
+        pid: server.0.id(),
     };
     (server, target)
 }
@@ -234,6 +258,7 @@ log_level = "error"
         clients: (0..CONNECTIONS)
             .map(|_| pq_client(&dir.join("ca.pem")))
             .collect(),
+        pid: child.0.id(),
     };
     Some((child, target))
 }
