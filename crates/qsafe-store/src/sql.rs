@@ -334,7 +334,7 @@ async fn sqlite_pool(options: &AnyConnectOptions, max_connections: u32) -> Resul
                 // 1,550 -> 1,800/s, `cargo bench -p qsafe-pki --bench engine`).
                 let pragmas = format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA busy_timeout = {busy_ms}; PRAGMA cache_size = -8192; \
+                     PRAGMA busy_timeout = {busy_ms}; PRAGMA cache_size = -32768; \
                      PRAGMA wal_autocheckpoint = 16384;"
                 );
                 conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
