@@ -86,18 +86,17 @@ impl IssuerCache {
     /// The issuer `id`, or NotFound.
     pub async fn get(&self, view: &View, id: &str) -> Result<Arc<LoadedIssuer>> {
         let key = format!("{ISSUER_PREFIX}{id}");
-        let value = view
-            .get(&key)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no issuer {id:?}")))?;
+        let missing = || Error::NotFound(format!("no issuer {id:?}"));
+        // Decrypting and decoding the record (base64 certificates) costs more than the rest of
+        // a request; only a changed revision is read.
+        let current = view.revision(&key).await?.ok_or_else(missing)?;
+        if let Some(loaded) = self.cached(id, current) {
+            return Ok(loaded);
+        }
+        let value = view.get(&key).await?.ok_or_else(missing)?;
         let revision = value.revision;
-        // Decoding the record (base64 certificates) costs more than the rest of a request;
-        // only a changed revision is decoded.
-        if let Ok(cache) = self.loaded.read()
-            && let Some((rev, loaded)) = cache.get(id)
-            && *rev == revision
-        {
-            return Ok(loaded.clone());
+        if let Some(loaded) = self.cached(id, revision) {
+            return Ok(loaded);
         }
         let record: IssuerRecord = serde_json::from_slice(&value.value)
             .map_err(|e| Error::Internal(format!("record {key} does not decode: {e}")))?;
@@ -106,6 +105,13 @@ impl IssuerCache {
             cache.insert(id.to_owned(), (revision, loaded.clone()));
         }
         Ok(loaded)
+    }
+
+    /// The decoded issuer `id` if it is the one at `revision`.
+    fn cached(&self, id: &str, revision: Revision) -> Option<Arc<LoadedIssuer>> {
+        let cache = self.loaded.read().ok()?;
+        let (rev, loaded) = cache.get(id)?;
+        (*rev == revision).then(|| loaded.clone())
     }
 
     /// The issuer a reference names: `default`, an id, or a name.

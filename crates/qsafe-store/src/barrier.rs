@@ -182,6 +182,14 @@ impl Barrier {
         }
     }
 
+    /// The revision of the value at `path`, without decrypting it: for callers that keep a
+    /// decoded copy and only need to know whether it changed.
+    pub async fn revision(&self, path: &str) -> Result<Option<Revision>> {
+        check_path(path)?;
+        self.unsealed()?;
+        Ok(self.storage.get(path).await?.map(|entry| entry.revision))
+    }
+
     /// The plaintext at `path`.
     pub async fn get(&self, path: &str) -> Result<Option<Value>> {
         check_path(path)?;

@@ -43,6 +43,11 @@ impl View {
         self.barrier.get(&self.full(key)).await
     }
 
+    /// As [`Barrier::revision`].
+    pub async fn revision(&self, key: &str) -> Result<Option<Revision>> {
+        self.barrier.revision(&self.full(key)).await
+    }
+
     /// As [`Barrier::put`].
     pub async fn put(&self, key: &str, value: &[u8]) -> Result<Revision> {
         self.barrier.put(&self.full(key), value).await
