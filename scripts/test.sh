@@ -54,5 +54,7 @@ else
 fi
 
 step "fuzz targets (stable: build, and replay the committed seeds)"
-cargo check --manifest-path fuzz/Cargo.toml --all-targets --locked
-cargo test --manifest-path fuzz/Cargo.toml --no-default-features --locked
+# In the main target directory: the fuzz workspace's dependencies are the main workspace's, built
+# already (in its own directory a fresh clone built aws-lc, sqlx and tokio a second time).
+CARGO_TARGET_DIR="$PWD/target" cargo check --manifest-path fuzz/Cargo.toml --all-targets --locked
+CARGO_TARGET_DIR="$PWD/target" cargo test --manifest-path fuzz/Cargo.toml --no-default-features --locked
