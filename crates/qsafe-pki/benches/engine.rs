@@ -22,6 +22,9 @@ use qsafe_pki::storage::{FORMAT, RevokedRecord, revoked_key};
 use qsafe_store::{View, Write};
 use serde_json::{Value, json};
 
+#[path = "../../qsafe/benches/common/cpu.rs"]
+mod cpu;
+
 struct Bench {
     engine: Arc<dyn Engine>,
     view: View,
@@ -105,24 +108,8 @@ where
     (per_s, (cpu_seconds() - cpu) * 1e3 / total.max(1) as f64)
 }
 
-/// User and system CPU time of this process so far, from `/proc/self/stat` (in clock ticks,
-/// 100 per second on Linux).
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name (which is in parentheses and may hold spaces).
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|t| t.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
+    cpu::cpu_seconds("self")
 }
 
 fn signatures_per_second(parallel: usize, window: Duration) -> f64 {

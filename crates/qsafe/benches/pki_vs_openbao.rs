@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+#[path = "common/cpu.rs"]
+mod cpu;
 #[path = "../tests/support/dev.rs"]
 mod dev;
 #[path = "common/load.rs"]

@@ -22,6 +22,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+#[path = "common/cpu.rs"]
+mod cpu;
 #[path = "../tests/support/dev.rs"]
 mod dev;
 #[path = "common/load.rs"]

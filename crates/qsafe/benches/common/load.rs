@@ -33,25 +33,9 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    /// The server process's user and system CPU time so far, in seconds (Linux
-    /// `/proc/<pid>/stat`, clock ticks of 1/100 s; 0 elsewhere). Steadier than a rate on a
-    /// machine the load generator shares.
+    /// The server process's CPU time so far, in seconds.
     pub(crate) fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
-        // The fields after the command name (in parentheses; it may hold spaces).
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or("", |(_, rest)| rest)
-            .split_whitespace()
-            .collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|t| t.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name.
-        (ticks(11) + ticks(12)) / 100.0
+        super::cpu::cpu_seconds(&self.pid.to_string())
     }
 
     pub(crate) async fn call(
