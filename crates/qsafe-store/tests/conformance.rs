@@ -31,6 +31,16 @@ macro_rules! backend_tests {
                 }
             )*
         }
+        // The same checks on a database made with the earlier table layout.
+        mod sqlite_without_rowid {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = super::backends::sqlite_without_rowid().await;
+                    super::$name(std::sync::Arc::new(db.storage)).await;
+                }
+            )*
+        }
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

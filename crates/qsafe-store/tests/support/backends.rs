@@ -22,6 +22,25 @@ pub(crate) async fn sqlite() -> Sqlite {
     Sqlite { storage, dir }
 }
 
+/// A SQLite storage in a file made with the table layout of databases created before
+/// 2026-11-23 (`WITHOUT ROWID`, keyed by `key`), which qsafe keeps serving as it finds it.
+pub(crate) async fn sqlite_without_rowid() -> Sqlite {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("qsafe.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    pool.execute(
+        "CREATE TABLE qsafe_kv (key BLOB NOT NULL PRIMARY KEY, value BLOB NOT NULL, \
+         revision INTEGER NOT NULL) WITHOUT ROWID",
+    )
+    .await
+    .unwrap();
+    pool.close().await;
+    let storage = SqlStorage::open_sqlite(&path, 8).await.unwrap();
+    Sqlite { storage, dir }
+}
+
 /// The URL of a new, empty database in the test cluster, or `None` (with a note) when there is no
 /// cluster and this is not CI.
 pub(crate) async fn postgres_url() -> Option<String> {
