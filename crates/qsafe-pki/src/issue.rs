@@ -27,18 +27,21 @@ pub(crate) struct Issued {
 }
 
 /// The role `name`, or a clear 400.
-pub(crate) async fn load_role(ctx: &Ctx<'_>, name: &str) -> Result<Role> {
-    storage::load::<Role>(ctx.view, &format!("{ROLE_PREFIX}{name}"))
+pub(crate) async fn load_role(ctx: &Ctx<'_>, name: &str) -> Result<Arc<Role>> {
+    ctx.engine
+        .records
+        .load::<Role>(ctx.view, &format!("{ROLE_PREFIX}{name}"))
         .await?
-        .map(|(role, _)| role)
         .ok_or_else(|| Error::InvalidInput(format!("unknown role {name:?}")))
 }
 
 /// The mount's URLs configuration (empty if never written).
-pub(crate) async fn urls(ctx: &Ctx<'_>) -> Result<UrlsConfig> {
-    Ok(storage::load::<UrlsConfig>(ctx.view, URLS_CONFIG)
+pub(crate) async fn urls(ctx: &Ctx<'_>) -> Result<Arc<UrlsConfig>> {
+    Ok(ctx
+        .engine
+        .records
+        .load::<UrlsConfig>(ctx.view, URLS_CONFIG)
         .await?
-        .map(|(u, _)| u)
         .unwrap_or_default())
 }
 
@@ -82,7 +85,7 @@ pub(crate) async fn leaf(
     check_names(role, &mut subject, &mut sans, data)?;
     let (not_before, not_after) = validity(role, issuer, data)?;
     let serial = Serial::random(&ctx.engine.rng)?;
-    let mut params = profile::base_params(&serial, not_before, not_after, &urls(ctx).await?)?;
+    let mut params = profile::base_params(&serial, not_before, not_after, &*urls(ctx).await?)?;
     params.distinguished_name = subject.to_dn()?;
     params.subject_alt_names = sans.to_rcgen()?;
     params.is_ca = IsCa::ExplicitNoCa;

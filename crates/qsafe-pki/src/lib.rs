@@ -70,6 +70,7 @@ impl EngineFactory for PkiFactory {
             log: self.log.clone(),
             crl_lock: tokio::sync::Mutex::new(()),
             certs: qsafe_store::GroupCommit::default(),
+            records: storage::Decoded::default(),
         }))
     }
 }
@@ -83,6 +84,8 @@ pub(crate) struct Pki {
     pub(crate) crl_lock: tokio::sync::Mutex<()>,
     /// Certificate records of concurrent issuances share one durable commit.
     pub(crate) certs: qsafe_store::GroupCommit,
+    /// Roles and configuration, decoded once per revision.
+    pub(crate) records: storage::Decoded,
 }
 
 /// What every handler takes.

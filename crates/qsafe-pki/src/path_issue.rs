@@ -73,11 +73,11 @@ pub(crate) async fn sign_verbatim(
 ) -> Result<Response> {
     let role = match role_name {
         Some(name) => load_role(ctx, name).await?,
-        None => crate::role::Role {
+        None => std::sync::Arc::new(crate::role::Role {
             key_type: "any".into(),
             key_bits: 0,
             ..crate::role::Role::default()
-        },
+        }),
     };
     let csr = parse_csr(ctx).await?;
     role.allows_key(csr.key_alg)?;
@@ -92,7 +92,7 @@ pub(crate) async fn sign_verbatim(
     }
     let not_after = issue::bounded_by_issuer(&issuer, now.saturating_add(profile::seconds(ttl)))?;
     let serial = Serial::random(&ctx.engine.rng)?;
-    let mut params = profile::base_params(&serial, now - 30, not_after, &issue::urls(ctx).await?)?;
+    let mut params = profile::base_params(&serial, now - 30, not_after, &*issue::urls(ctx).await?)?;
     params.distinguished_name = verbatim_subject(&csr)?;
     params.subject_alt_names = Sans {
         dns: csr.dns_names.clone(),

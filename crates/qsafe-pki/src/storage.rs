@@ -2,6 +2,10 @@
 //! `version`; certificates and keys are DER in base64. Private keys are seeds (seed-only PKCS#8),
 //! encrypted like everything else by the barrier.
 
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use qsafe_core::{Error, Result};
 use qsafe_crypto::encoding::public::{b64_decode, b64_encode};
 use qsafe_store::{Expect, Revision, View, Write};
@@ -38,6 +42,57 @@ pub async fn load<T: DeserializeOwned>(view: &View, key: &str) -> Result<Option<
     let record = serde_json::from_slice(&value.value)
         .map_err(|e| Error::Internal(format!("record {key} does not decode: {e}")))?;
     Ok(Some((record, value.revision)))
+}
+
+/// Decoded copies of small records read on every request (roles, the mount's configuration),
+/// each kept with the revision it was decoded from. A read asks storage for the revision only
+/// (no decryption) and decodes again only a record that changed, so other replicas' writes are
+/// seen as soon as storage shows them.
+#[derive(Default)]
+pub struct Decoded {
+    records: std::sync::RwLock<HashMap<String, (Revision, AnyRecord)>>,
+}
+
+/// A decoded record of any type.
+type AnyRecord = Arc<dyn Any + Send + Sync>;
+
+/// Most records [`Decoded`] keeps; past it, it starts again empty.
+const DECODED_MAX: usize = 4096;
+
+impl Decoded {
+    /// The record at `key`, decoded, or `None` if there is none.
+    pub async fn load<T>(&self, view: &View, key: &str) -> Result<Option<Arc<T>>>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let Some(revision) = view.revision(key).await? else {
+            return Ok(None);
+        };
+        if let Some(hit) = self.cached::<T>(key, revision) {
+            return Ok(Some(hit));
+        }
+        let Some((record, revision)) = load::<T>(view, key).await? else {
+            return Ok(None);
+        };
+        let record = Arc::new(record);
+        if let Ok(mut records) = self.records.write() {
+            if records.len() >= DECODED_MAX {
+                records.clear();
+            }
+            let any: AnyRecord = record.clone();
+            records.insert(key.to_owned(), (revision, any));
+        }
+        Ok(Some(record))
+    }
+
+    fn cached<T: Send + Sync + 'static>(&self, key: &str, revision: Revision) -> Option<Arc<T>> {
+        let records = self.records.read().ok()?;
+        let (at, record) = records.get(key)?;
+        if *at != revision {
+            return None;
+        }
+        record.clone().downcast::<T>().ok()
+    }
 }
 
 /// Encodes a record.

@@ -1,7 +1,7 @@
 //! Roles and issuance: issue (server keys), sign (CSRs of every key type), sign-verbatim, and
 //! the bad inputs that must issue nothing.
 
-use qsafe_core::Error;
+use qsafe_core::{Error, Operation};
 use serde_json::json;
 
 use crate::{Harness, assert_signed_by, der_of};
@@ -170,11 +170,7 @@ async fn roles_take_vault_fields_and_refuse_bad_ones() {
     assert_eq!(role["key_type"], "mldsa");
     assert_eq!(role["key_bits"], 87);
     let patched = h
-        .call(
-            qsafe_core::Operation::Patch,
-            "roles/r",
-            Some(json!({"ttl": "2h"})),
-        )
+        .call(Operation::Patch, "roles/r", Some(json!({"ttl": "2h"})))
         .await
         .unwrap()
         .data
@@ -206,6 +202,28 @@ async fn roles_without_server_keys_require_a_csr() {
         .write_err("issue/csr-only", json!({"common_name": "x"}))
         .await;
     assert!(e.to_string().contains("CSR"), "{e}");
+}
+
+/// Roles are kept decoded between requests; a changed or deleted role takes effect at once.
+#[tokio::test]
+async fn a_changed_or_deleted_role_applies_to_the_next_request() {
+    let (h, _) = Harness::with_root("mldsa", 65).await;
+    let role = |domain: &str| json!({"allowed_domains": domain, "allow_subdomains": true});
+    h.write("roles/web", role("a.com")).await;
+    h.write("issue/web", json!({"common_name": "x.a.com"}))
+        .await;
+    h.write("roles/web", role("b.com")).await;
+    let e = h
+        .write_err("issue/web", json!({"common_name": "x.a.com"}))
+        .await;
+    assert!(e.to_string().contains("x.a.com"), "{e}");
+    h.write("issue/web", json!({"common_name": "x.b.com"}))
+        .await;
+    h.call(Operation::Delete, "roles/web", None).await.unwrap();
+    let e = h
+        .write_err("issue/web", json!({"common_name": "x.b.com"}))
+        .await;
+    assert!(e.to_string().contains("unknown role"), "{e}");
 }
 
 #[tokio::test]
