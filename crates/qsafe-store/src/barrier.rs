@@ -187,7 +187,7 @@ impl Barrier {
     pub async fn revision(&self, path: &str) -> Result<Option<Revision>> {
         check_path(path)?;
         self.unsealed()?;
-        Ok(self.storage.get(path).await?.map(|entry| entry.revision))
+        self.storage.revision(path).await
     }
 
     /// The plaintext at `path`.

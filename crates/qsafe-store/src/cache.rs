@@ -3,7 +3,9 @@
 //! bytes (barrier ciphertext), never plaintext.
 //!
 //! Coherence: a write updates the cache after it commits, under the writer lock, and bumps a
-//! generation counter. A read that missed fills the cache only if no write committed since the
+//! generation counter. A write replaces only keys already cached (a new key is cached when it is
+//! first read): written-once records such as issued certificates, 8 KB each and seldom read
+//! back, would otherwise fill the cache and evict the hot keys every request reads. A read that missed fills the cache only if no write committed since the
 //! read began (same generation), so a value read from the database before a concurrent commit
 //! can never be cached over the committed one. Absence is cached too (a key read and not found,
 //! or deleted), so lookups of keys that do not exist — an OCSP query for a certificate nobody
@@ -85,6 +87,18 @@ impl ReadCache {
         }
     }
 
+    /// The revision of the cached entry (`None`: known absent), without copying its value, and
+    /// otherwise the generation to pass to [`fill`](Self::fill).
+    pub(crate) fn revision(&self, key: &str) -> Result<Option<Revision>, u64> {
+        let Ok(inner) = self.inner.lock() else {
+            return Err(u64::MAX);
+        };
+        match inner.map.get(key) {
+            Some(entry) => Ok(entry.as_ref().map(|e| e.revision)),
+            None => Err(inner.generation),
+        }
+    }
+
     /// Caches what a read that began at `generation` found, unless a write committed since.
     pub(crate) fn fill(&self, generation: u64, key: &str, entry: Option<&Entry>) {
         if let Ok(mut inner) = self.inner.lock()
@@ -112,13 +126,16 @@ impl ReadCache {
         for write in writes {
             match write {
                 Write::Put { key, value, .. } => match revisions.next() {
-                    Some(revision) => inner.insert(
+                    Some(revision) if inner.map.contains_key(key.as_str()) => inner.insert(
                         key,
                         Some(Entry {
                             value: value.clone(),
                             revision: *revision,
                         }),
                     ),
+                    // Not cached: stays so until read (the generation bump keeps a read that
+                    // began before this commit from caching what it found).
+                    Some(_) => {}
                     None => inner.remove(key),
                 },
                 Write::Delete { key, .. } => inner.insert(key, None),
@@ -153,9 +170,15 @@ mod tests {
         let generation = cache.get("k").unwrap_err();
         // A write commits while the read is in the database...
         cache.committed(&[Write::put("k", b"new".to_vec())], Some(&[Revision(2)]));
-        // ...and the read comes back with the old value: it must not replace the new one.
+        // ...and the read comes back with the old value: it must not be cached. The new key
+        // itself is cached by its first read, not by the write.
         cache.fill(generation, "k", Some(&entry(b"old", 1)));
-        assert_eq!(cache.get("k").unwrap().unwrap().value, b"new");
+        let generation = cache.get("k").unwrap_err();
+        cache.fill(generation, "k", Some(&entry(b"new", 2)));
+        // A write to a cached key replaces it.
+        cache.committed(&[Write::put("k", b"newer".to_vec())], Some(&[Revision(4)]));
+        assert_eq!(cache.get("k").unwrap().unwrap().value, b"newer");
+        assert_eq!(cache.revision("k"), Ok(Some(Revision(4))));
         // A committed delete is known: the key is absent without asking the database.
         cache.committed(&[Write::delete("k")], Some(&[]));
         assert_eq!(cache.get("k"), Ok(None));
@@ -170,10 +193,18 @@ mod tests {
         let generation = cache.get("gone").unwrap_err();
         cache.fill(generation, "gone", None);
         assert_eq!(cache.get("gone"), Ok(None));
+        assert_eq!(cache.revision("gone"), Ok(None));
         let generation = cache.get("late").unwrap_err();
         cache.committed(&[Write::put("late", b"v".to_vec())], Some(&[Revision(9)]));
         cache.fill(generation, "late", None);
-        assert_eq!(cache.get("late").unwrap().unwrap().revision, Revision(9));
+        assert!(
+            cache.get("late").is_err(),
+            "the stale absence is not cached"
+        );
+        // A key cached as absent is replaced by its first write (an OCSP-queried serial that
+        // is then revoked).
+        cache.committed(&[Write::put("gone", b"v".to_vec())], Some(&[Revision(11)]));
+        assert_eq!(cache.revision("gone"), Ok(Some(Revision(11))));
     }
 
     #[test]

@@ -384,6 +384,17 @@ impl Storage for SqlStorage {
         Ok(entry)
     }
 
+    async fn revision(&self, key: &str) -> Result<Option<Revision>> {
+        check_key(key)?;
+        if let Some(cache) = &self.cache
+            && let Ok(revision) = cache.revision(key)
+        {
+            return Ok(revision);
+        }
+        // A miss reads (and caches) the entry, as `get` does.
+        Ok(self.get(key).await?.map(|entry| entry.revision))
+    }
+
     async fn transact(&self, writes: &[Write]) -> Result<Vec<Revision>> {
         for write in writes {
             check_key(write.key())?;

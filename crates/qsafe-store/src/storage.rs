@@ -138,6 +138,12 @@ pub trait Storage: Send + Sync + 'static {
     /// The entry at `key`, if any.
     async fn get(&self, key: &str) -> Result<Option<Entry>>;
 
+    /// The revision of the entry at `key`, if any: [`get`](Self::get) without the value, for
+    /// callers that keep a decoded copy and only ask whether it changed.
+    async fn revision(&self, key: &str) -> Result<Option<Revision>> {
+        Ok(self.get(key).await?.map(|entry| entry.revision))
+    }
+
     /// Applies every write or none. A failed expectation is [`Error::Conflict`] naming its key,
     /// and leaves storage as it was. Returns the new revision of each `Put`, in order.
     async fn transact(&self, writes: &[Write]) -> Result<Vec<Revision>>;
