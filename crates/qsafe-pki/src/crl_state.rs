@@ -37,12 +37,12 @@ fn entry(r: &RevokedRecord) -> Result<Revoked> {
     })
 }
 
-async fn distribution_point(view: &View) -> Result<Option<String>> {
-    Ok(
-        storage::load::<storage::UrlsConfig>(view, storage::URLS_CONFIG)
-            .await?
-            .and_then(|(u, _)| u.crl_distribution_points.first().cloned()),
-    )
+async fn distribution_point(engine: &Pki, view: &View) -> Result<Option<String>> {
+    Ok(engine
+        .records
+        .load::<storage::UrlsConfig>(view, storage::URLS_CONFIG)
+        .await?
+        .and_then(|u| u.crl_distribution_points.first().cloned()))
 }
 
 /// Builds and stores a new full CRL for `issuer` (and a fresh, empty delta over it when deltas
@@ -73,7 +73,7 @@ pub(crate) async fn rebuild_full(
     let now = profile::now();
     let next_update = now.saturating_add(profile::seconds(config.expiry));
     let number = previous + 1;
-    let dp = distribution_point(view).await?;
+    let dp = distribution_point(engine, view).await?;
     // OpenSSL uses delta CRLs only when the complete CRL says where they are (Freshest CRL).
     let delta_url = dp
         .as_ref()
@@ -139,7 +139,7 @@ pub(crate) async fn rebuild_delta(
         .collect::<Result<Vec<_>>>()?;
     let number = record.delta.as_ref().map_or(record.number, |d| d.number) + 1;
     let now = profile::now();
-    let dp = distribution_point(view).await?;
+    let dp = distribution_point(engine, view).await?;
     let params = CrlParams {
         this_update: now,
         next_update: record.next_update,
@@ -163,7 +163,7 @@ pub(crate) async fn after_revocation(
     view: &View,
     issuer: &LoadedIssuer,
 ) -> Result<()> {
-    let config = crl_config(view).await?;
+    let config = crl_config(engine, view).await?;
     if config.disable {
         return Ok(());
     }
@@ -177,7 +177,7 @@ pub(crate) async fn after_revocation(
 
 /// The current CRL record of `issuer`, built or rebuilt first if missing or stale.
 async fn current(engine: &Pki, view: &View, issuer: &LoadedIssuer) -> Result<CrlRecord> {
-    let config = crl_config(view).await?;
+    let config = crl_config(engine, view).await?;
     if config.disable {
         return Err(Error::NotFound(
             "CRLs are disabled on this mount (config/crl)".into(),
@@ -240,7 +240,7 @@ pub(crate) async fn fetch_json(ctx: &Ctx<'_>) -> Result<Response> {
 
 /// `crl/rotate` and `crl/rotate-delta`: rebuild every issuer's CRL now.
 pub(crate) async fn rotate(ctx: &Ctx<'_>, delta: bool) -> Result<Response> {
-    let config = crl_config(ctx.view).await?;
+    let config = crl_config(ctx.engine, ctx.view).await?;
     if config.disable {
         return Err(Error::InvalidInput(
             "CRLs are disabled on this mount (config/crl)".into(),
@@ -262,7 +262,7 @@ pub(crate) async fn rotate(ctx: &Ctx<'_>, delta: bool) -> Result<Response> {
 /// The periodic function: rebuild full CRLs within the grace period of their nextUpdate, and
 /// (with `auto_rebuild`) those with revocations not yet in them.
 pub(crate) async fn periodic(engine: &Pki, view: &View) -> Result<()> {
-    let config = crl_config(view).await?;
+    let config = crl_config(engine, view).await?;
     if config.disable {
         return Ok(());
     }

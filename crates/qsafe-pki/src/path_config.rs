@@ -43,11 +43,15 @@ pub(crate) async fn write_urls(ctx: &Ctx<'_>) -> Result<Response> {
     read_urls(ctx).await
 }
 
-/// The mount's CRL configuration (defaults if never written).
-pub(crate) async fn crl_config(view: &qsafe_store::View) -> Result<CrlConfig> {
-    Ok(storage::load::<CrlConfig>(view, CRL_CONFIG)
+/// The mount's CRL configuration (defaults if never written), decoded once per revision.
+pub(crate) async fn crl_config(
+    engine: &crate::Pki,
+    view: &qsafe_store::View,
+) -> Result<std::sync::Arc<CrlConfig>> {
+    Ok(engine
+        .records
+        .load::<CrlConfig>(view, CRL_CONFIG)
         .await?
-        .map(|(c, _)| c)
         .unwrap_or_default())
 }
 
@@ -78,7 +82,9 @@ fn crl_json(c: &CrlConfig) -> serde_json::Value {
 
 /// `GET config/crl`.
 pub(crate) async fn read_crl(ctx: &Ctx<'_>) -> Result<Response> {
-    Ok(Response::data(crl_json(&crl_config(ctx.view).await?)))
+    Ok(Response::data(crl_json(
+        &*crl_config(ctx.engine, ctx.view).await?,
+    )))
 }
 
 /// `POST config/crl`.

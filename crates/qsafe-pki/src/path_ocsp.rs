@@ -10,8 +10,9 @@ use qsafe_crypto::encoding::public::b64_decode;
 
 use crate::issuer::LoadedIssuer;
 use crate::ocsp::{self, ErrorStatus, Item, Status, Times};
+use crate::path_config::crl_config;
 use crate::serial::Serial;
-use crate::storage::{self, CERT_PREFIX, CrlConfig, RevokedRecord, revoked_key};
+use crate::storage::{self, CERT_PREFIX, RevokedRecord, revoked_key};
 use crate::{Ctx, profile};
 
 const MEDIA_TYPE: &str = "application/ocsp-response";
@@ -41,12 +42,7 @@ async fn answer(ctx: &Ctx<'_>, der: &[u8]) -> Result<Response> {
     let Ok(request) = ocsp::parse_request(der) else {
         return Ok(error(ErrorStatus::MalformedRequest));
     };
-    let config = ctx
-        .engine
-        .records
-        .load::<CrlConfig>(ctx.view, storage::CRL_CONFIG)
-        .await?
-        .unwrap_or_default();
+    let config = crl_config(ctx.engine, ctx.view).await?;
     if config.ocsp_disable {
         return Ok(error(ErrorStatus::Unauthorized));
     }

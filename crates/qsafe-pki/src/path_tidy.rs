@@ -38,7 +38,7 @@ pub(crate) async fn tidy(ctx: &Ctx<'_>) -> Result<Response> {
                 revoked_deleted += delete(ctx, &key, rev).await?;
             }
         }
-        let config = path_config::crl_config(ctx.view).await?;
+        let config = path_config::crl_config(ctx.engine, ctx.view).await?;
         if revoked_deleted > 0 && !config.disable {
             for issuer in ctx.engine.issuers.all(ctx.view).await? {
                 if issuer.signer.is_some() && !issuer.record.revoked {
