@@ -386,9 +386,18 @@ impl Storage for SqlStorage {
 
     async fn revision(&self, key: &str) -> Result<Option<Revision>> {
         check_key(key)?;
-        if let Some(cache) = &self.cache
-            && let Ok(revision) = cache.revision(key)
-        {
+        let Some(cache) = &self.cache else {
+            // No cache (PostgreSQL): the revision alone, not the value.
+            let row = sqlx::query("SELECT revision FROM qsafe_kv WHERE key = $1")
+                .bind(key.as_bytes().to_vec())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Error::backend("get"))?;
+            return row
+                .map(|row| Ok(revision_of(row.try_get(0).map_err(Error::backend("get"))?)))
+                .transpose();
+        };
+        if let Ok(revision) = cache.revision(key) {
             return Ok(revision);
         }
         // A miss reads (and caches) the entry, as `get` does.

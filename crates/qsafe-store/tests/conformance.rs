@@ -70,15 +70,20 @@ backend_tests!(
 
 async fn get_put_overwrite_delete(s: Arc<SqlStorage>) {
     assert_eq!(s.get("a/b").await.unwrap(), None);
+    assert_eq!(s.revision("a/b").await.unwrap(), None);
     let r1 = s.put("a/b", b"one").await.unwrap();
+    assert_eq!(s.revision("a/b").await.unwrap(), Some(r1));
     let e = s.get("a/b").await.unwrap().unwrap();
     assert_eq!((e.value.as_slice(), e.revision), (&b"one"[..], r1));
     let r2 = s.put("a/b", b"two").await.unwrap();
     assert_ne!(r1, r2, "every write gets a new revision");
+    assert_eq!(s.revision("a/b").await.unwrap(), Some(r2));
     assert_eq!(s.get("a/b").await.unwrap().unwrap().value, b"two");
     assert!(s.delete("a/b").await.unwrap());
     assert!(!s.delete("a/b").await.unwrap());
     assert_eq!(s.get("a/b").await.unwrap(), None);
+    assert_eq!(s.revision("a/b").await.unwrap(), None);
+    assert!(s.revision("").await.is_err(), "keys are checked");
 }
 
 async fn values_keep_every_byte(s: Arc<SqlStorage>) {
