@@ -12,6 +12,7 @@ pub mod issuer;
 pub mod keytype;
 pub mod names;
 pub mod ocsp;
+mod ocsp_cache;
 mod path_config;
 mod path_fetch;
 mod path_intermediate;
@@ -71,6 +72,7 @@ impl EngineFactory for PkiFactory {
             crl_lock: tokio::sync::Mutex::new(()),
             certs: qsafe_store::GroupCommit::default(),
             records: storage::Decoded::default(),
+            ocsp_responses: ocsp_cache::ResponseCache::default(),
         }))
     }
 }
@@ -86,6 +88,8 @@ pub(crate) struct Pki {
     pub(crate) certs: qsafe_store::GroupCommit,
     /// Roles and configuration, decoded once per revision.
     pub(crate) records: storage::Decoded,
+    /// Signed OCSP responses that nonce-less requests may be given again.
+    pub(crate) ocsp_responses: ocsp_cache::ResponseCache,
 }
 
 /// What every handler takes.

@@ -203,6 +203,12 @@ impl CertId {
     fn raw(&self) -> &x509_ocsp::CertId {
         &self.raw
     }
+
+    /// The CertID's DER as the client encoded it (the structure received, encoded again):
+    /// requests asking the same thing the same way give the same bytes.
+    pub fn der(&self) -> Option<Vec<u8>> {
+        der07::Encode::to_der(&self.raw).ok()
+    }
 }
 
 /// The magnitude of a positive two's-complement INTEGER, leading zeros removed.

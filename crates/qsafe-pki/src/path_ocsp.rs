@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use qsafe_core::{Response, Result};
 use qsafe_crypto::encoding::public::b64_decode;
+use qsafe_store::Revision;
 
 use crate::issuer::LoadedIssuer;
 use crate::ocsp::{self, ErrorStatus, Item, Status, Times};
+use crate::ocsp_cache::Sources;
 use crate::path_config::crl_config;
 use crate::serial::Serial;
 use crate::storage::{self, CERT_PREFIX, RevokedRecord, revoked_key};
@@ -57,16 +59,34 @@ async fn answer(ctx: &Ctx<'_>, der: &[u8]) -> Result<Response> {
     let Ok(signer) = issuer.signer_for("ocsp-signing", "OCSP responses") else {
         return Ok(error(ErrorStatus::Unauthorized));
     };
+    let now = profile::now();
     let mut statuses = Vec::with_capacity(request.ids.len());
+    let mut sources = None;
     for id in &request.ids {
         let status = if issuer.ocsp.matches(id) {
-            status_of(ctx, &issuer, &id.serial).await?
+            let (status, revoked, issued) = status_of(ctx, &issuer, &id.serial).await?;
+            sources = Some(Sources {
+                issuer: issuer.clone(),
+                ocsp_expiry: config.ocsp_expiry,
+                revoked,
+                issued,
+            });
+            status
         } else {
             Status::Unknown
         };
         statuses.push(status);
     }
-    let now = profile::now();
+    // One CertID and no nonce: the answer signed for the same sources may be handed out again.
+    let reusable = match (&request.ids[..], &request.nonce, sources) {
+        ([id], None, Some(sources)) => id.der().map(|key| (key, sources)),
+        _ => None,
+    };
+    if let Some((key, sources)) = &reusable
+        && let Some(der) = ctx.engine.ocsp_responses.get(key, sources, now)
+    {
+        return Ok(Response::raw(MEDIA_TYPE, der.to_vec()));
+    }
     let times = Times {
         produced_at: now,
         this_update: now,
@@ -92,7 +112,13 @@ async fn answer(ctx: &Ctx<'_>, der: &[u8]) -> Result<Response> {
     })
     .await?;
     Ok(match body {
-        Ok(der) => Response::raw(MEDIA_TYPE, der),
+        Ok(der) => {
+            if let Some((key, sources)) = reusable {
+                let shared: Arc<[u8]> = der.as_slice().into();
+                ctx.engine.ocsp_responses.put(key, sources, now, shared);
+            }
+            Response::raw(MEDIA_TYPE, der)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "OCSP response could not be built");
             error(ErrorStatus::InternalError)
@@ -104,23 +130,40 @@ fn find_issuer(issuers: &[Arc<LoadedIssuer>], id: &ocsp::CertId) -> Option<Arc<L
     issuers.iter().find(|i| i.ocsp.matches(id)).cloned()
 }
 
-/// Revoked if a revocation is recorded, good if this issuer issued it, else unknown.
-async fn status_of(ctx: &Ctx<'_>, issuer: &LoadedIssuer, serial: &[u8]) -> Result<Status> {
+/// Revoked if a revocation is recorded, good if this issuer issued it, else unknown; with the
+/// revisions of the records the answer rests on (the issuance record is not read for a revoked
+/// certificate).
+async fn status_of(
+    ctx: &Ctx<'_>,
+    issuer: &LoadedIssuer,
+    serial: &[u8],
+) -> Result<(Status, Option<Revision>, Option<Option<Revision>>)> {
     let Ok(serial) = Serial::from_bytes(serial) else {
-        return Ok(Status::Unknown);
+        return Ok((Status::Unknown, None, None));
     };
     let key = revoked_key(&issuer.record.id, &serial.key());
-    if let Some((r, _)) = storage::load::<RevokedRecord>(ctx.view, &key).await? {
-        return Ok(Status::Revoked {
+    if let Some((r, revision)) = storage::load::<RevokedRecord>(ctx.view, &key).await? {
+        let status = Status::Revoked {
             at: r.revoked_at,
             reason: r.reason,
-        });
+        };
+        return Ok((status, Some(revision), None));
     }
     // Only the issuer of the record is read: the certificate in it is skipped, not decoded.
-    match storage::load::<CertIssuer>(ctx.view, &format!("{CERT_PREFIX}{}", serial.key())).await? {
-        Some((record, _)) if record.issuer_id == issuer.record.id => Ok(Status::Good),
-        _ => Ok(Status::Unknown),
-    }
+    let cert_key = format!("{CERT_PREFIX}{}", serial.key());
+    Ok(
+        match storage::load::<CertIssuer>(ctx.view, &cert_key).await? {
+            Some((record, revision)) => {
+                let status = if record.issuer_id == issuer.record.id {
+                    Status::Good
+                } else {
+                    Status::Unknown
+                };
+                (status, None, Some(Some(revision)))
+            }
+            None => (Status::Unknown, None, Some(None)),
+        },
+    )
 }
 
 /// The part of a [`crate::storage::CertRecord`] an OCSP answer needs.

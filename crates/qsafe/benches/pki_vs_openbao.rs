@@ -1,7 +1,9 @@
 //! qsafe's CA against OpenBao 2.7's PKI engine on the same machine in one run (issue 5's
 //! benchmark): certificates signed per second from an ML-DSA-65 CSR (`sign/:role`), issued with
-//! a server-generated key (`issue/:role`), and OCSP responses per second (POST, with a nonce, for
-//! a good certificate), 16 TLS connections on loopback, both servers with a file audit device.
+//! a server-generated key (`issue/:role`), and OCSP responses per second (POST for a good
+//! certificate, with a nonce, signed per request, and without one, which qsafe answers with a
+//! recently signed response: docs/pki.md), 16 TLS connections on loopback, both servers with a
+//! file audit device.
 //!
 //! - qsafe: the release `qsafe dev` (SQLite, WAL, fsync per commit), an ML-DSA-65 root.
 //! - OpenBao: `.venv/bin/bao server` 2.7 (raft storage, TLS, file audit), its root of the same
@@ -68,8 +70,9 @@ fn openssl() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-/// An OCSP request (with a nonce) for a certificate `t` issued, made by OpenSSL.
-async fn ocsp_request(t: &Target, dir: &Path) -> Option<Vec<u8>> {
+/// An OCSP request (with a nonce, or without: `-no_nonce`) for a certificate `t` issued, made by
+/// OpenSSL.
+async fn ocsp_request(t: &Target, dir: &Path, nonce: bool) -> Option<Vec<u8>> {
     let openssl = openssl()?;
     let leaf = t
         .call(
@@ -89,6 +92,7 @@ async fn ocsp_request(t: &Target, dir: &Path) -> Option<Vec<u8>> {
         .arg(&cert)
         .arg("-reqout")
         .arg(&req)
+        .args((!nonce).then_some("-no_nonce"))
         .status()
         .unwrap();
     assert!(status.success());
@@ -149,7 +153,10 @@ async fn main() {
         ));
         let sub = dir.path().join(format!("ocsp-{}", t.name));
         std::fs::create_dir_all(&sub).unwrap();
-        if let Some(req) = ocsp_request(t, &sub).await {
+        for (nonce, what) in [(true, "nonce"), (false, "no nonce")] {
+            let Some(req) = ocsp_request(t, &sub, nonce).await else {
+                continue;
+            };
             let body = Body::Raw("application/ocsp-request", req.clone());
             if let Err(e) = t.probe("pki/ocsp", &body).await {
                 println!("{}: OCSP refused ({e}); no OCSP row", t.name);
@@ -157,7 +164,7 @@ async fn main() {
             }
             rows.push((
                 t,
-                format!("OCSP POST, nonce ({root} root)"),
+                format!("OCSP POST, {what} ({root} root)"),
                 "pki/ocsp".into(),
                 Body::Raw("application/ocsp-request", req),
             ));

@@ -55,6 +55,17 @@ impl Harness {
         }
     }
 
+    /// Another engine over the same storage, as another replica sharing the database runs.
+    pub(crate) fn replica(&self) -> Self {
+        let log = Arc::new(Collected::default());
+        Self {
+            engine: PkiFactory::new(log.clone()).build(&json!({})).unwrap(),
+            view: self.view.clone(),
+            log,
+            _dir: None,
+        }
+    }
+
     /// A second mount over the same barrier.
     pub(crate) fn other_mount(&self, sub: &str) -> Self {
         let log = Arc::new(Collected::default());

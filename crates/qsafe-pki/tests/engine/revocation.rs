@@ -98,6 +98,11 @@ async fn ocsp_status(h: &Harness, issuer_der: &[u8], serial: &str) -> &'static s
 
 /// A DER OCSP request for one certificate of the issuer `issuer_der`, SHA-1 CertID.
 fn ocsp_request(issuer_der: &[u8], serial: &[u8]) -> Vec<u8> {
+    ocsp_request_with(issuer_der, serial, None)
+}
+
+/// The same, with a nonce extension (RFC 9654) if `nonce` is given.
+fn ocsp_request_with(issuer_der: &[u8], serial: &[u8], nonce: Option<&[u8]>) -> Vec<u8> {
     use der07::{Decode as _, Encode as _};
     let issuer = x509_cert02::Certificate::from_der(issuer_der).unwrap();
     let name_hash = aws_lc_rs::digest::digest(
@@ -129,11 +134,74 @@ fn ocsp_request(issuer_der: &[u8], serial: &[u8]) -> Vec<u8> {
                 req_cert: id,
                 single_request_extensions: None,
             }],
-            request_extensions: None,
+            request_extensions: nonce.map(|n| {
+                vec![x509_cert02::ext::Extension {
+                    extn_id: der07::oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2"),
+                    critical: false,
+                    extn_value: der07::asn1::OctetString::new(
+                        der07::asn1::OctetString::new(n).unwrap().to_der().unwrap(),
+                    )
+                    .unwrap(),
+                }]
+            }),
         },
         optional_signature: None,
     };
     request.to_der().unwrap()
+}
+
+/// The DER response to a POSTed OCSP request.
+async fn ocsp_post(h: &Harness, body: Vec<u8>) -> Vec<u8> {
+    let mut req = EngineRequest::new(Operation::Write, "ocsp", None);
+    req.raw = Some(RawBody::new("application/ocsp-request", body));
+    h.engine
+        .handle(&h.view, &req)
+        .await
+        .unwrap()
+        .raw
+        .unwrap()
+        .bytes
+}
+
+/// A response signed for a request without a nonce is handed out again (ML-DSA signatures are
+/// randomized, so equal bytes mean one signature), but never after the certificate's records
+/// change, whichever replica changed them; a request with a nonce is always signed afresh.
+#[tokio::test]
+async fn ocsp_reuses_a_nonce_less_answer_only_until_the_certificate_changes() {
+    let (h, root) = Harness::with_root("mldsa", 65).await;
+    let root_der = der_of(root["certificate"].as_str().unwrap());
+    let cert = h
+        .write("issue/web", json!({"common_name": "cached.example.com"}))
+        .await;
+    let serial = serial_bytes(cert["serial_number"].as_str().unwrap());
+    let request = ocsp_request(&root_der, &serial);
+    let first = ocsp_post(&h, request.clone()).await;
+    let again = ocsp_post(&h, request.clone()).await;
+    assert_eq!(first, again, "a nonce-less answer is reused");
+    let status = |der: &[u8]| {
+        ocsp_answer(qsafe_core::Response::raw(
+            "application/ocsp-response",
+            der.to_vec(),
+        ))
+    };
+    assert_eq!(status(&first), "good");
+    let with_nonce = ocsp_request_with(&root_der, &serial, Some(b"0123456789abcdef"));
+    let (n1, n2) = (
+        ocsp_post(&h, with_nonce.clone()).await,
+        ocsp_post(&h, with_nonce).await,
+    );
+    assert_ne!(n1, n2, "a request with a nonce is signed every time");
+    // Another replica revokes; this one answers revoked at once.
+    h.replica()
+        .write("revoke", json!({"serial_number": cert["serial_number"]}))
+        .await;
+    let after = ocsp_post(&h, request.clone()).await;
+    assert_eq!(status(&after), "revoked");
+    assert_eq!(
+        after,
+        ocsp_post(&h, request).await,
+        "the revoked answer is reused"
+    );
 }
 
 /// The status of the one certificate a successful OCSP response answers for.
