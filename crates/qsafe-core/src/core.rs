@@ -62,6 +62,9 @@ pub struct Request {
     pub raw: Option<RawBody>,
     /// Who asks.
     pub credential: Credential,
+    /// The `Authorization` header as sent, handed only to engines serving unauthenticated
+    /// paths (OAuth client authentication); never audited.
+    pub authorization: Option<crate::Authorization>,
     /// The caller's address, for the audit line.
     pub client: Option<String>,
     /// An identifier for correlating the audit lines and the log.
@@ -83,6 +86,7 @@ impl Request {
             data,
             raw: None,
             credential: Credential::Token(Zeroizing::new(token.to_owned())),
+            authorization: None,
             client: None,
             id: "internal".into(),
         }
@@ -142,6 +146,8 @@ pub struct Core {
     seal: Arc<Seal>,
     audit: Arc<AuditLog>,
     factories: HashMap<&'static str, Arc<dyn EngineFactory>>,
+    /// Mounts every activation makes sure exist (path, engine type), as Vault's `identity/`.
+    builtin: Vec<(&'static str, &'static str)>,
     active: RwLock<Option<Arc<Active>>>,
     rng: Rng,
 }
@@ -162,6 +168,7 @@ impl Core {
             seal,
             audit: Arc::new(audit),
             factories: HashMap::new(),
+            builtin: Vec::new(),
             active: RwLock::new(None),
             rng: Rng::new(),
         }
@@ -170,6 +177,13 @@ impl Core {
     /// Makes engines of `factory.kind()` mountable.
     pub fn register(&mut self, factory: Arc<dyn EngineFactory>) {
         self.factories.insert(factory.kind(), factory);
+    }
+
+    /// Makes engines of `factory.kind()` mountable and keeps one always mounted at `path`
+    /// (`identity/`): made on activation if missing, never unmounted.
+    pub fn register_builtin(&mut self, path: &'static str, factory: Arc<dyn EngineFactory>) {
+        self.builtin.push((path, factory.kind()));
+        self.register(factory);
     }
 
     /// Initialized? Sealed? Unseal progress.
@@ -248,7 +262,7 @@ impl Core {
         let salt = AuditSalt::from_bytes(
             *crate::salt::load_or_create(&barrier, AUDIT_SALT_PATH, &self.rng).await?,
         );
-        let table = self.load_table().await?.0;
+        let table = self.ensure_builtin().await?;
         let mut mounts = Vec::new();
         for entry in table.mounts {
             mounts.push(self.instantiate(entry)?);
@@ -285,6 +299,38 @@ impl Core {
             engine,
             view,
         })
+    }
+
+    /// The mount table, with every built-in mount added if missing (a replica adding them at the
+    /// same time makes the write conflict; the table is then read again).
+    async fn ensure_builtin(&self) -> Result<MountTable> {
+        loop {
+            let (mut table, revision) = self.load_table().await?;
+            let missing: Vec<_> = self
+                .builtin
+                .iter()
+                .filter(|(path, _)| !table.mounts.iter().any(|m| m.path == *path))
+                .collect();
+            if missing.is_empty() {
+                return Ok(table);
+            }
+            for (path, kind) in missing {
+                table.add(MountEntry {
+                    path: (*path).to_owned(),
+                    kind: (*kind).to_owned(),
+                    uuid: self.new_uuid()?,
+                    description: "built in".into(),
+                    options: Value::Null,
+                })?;
+            }
+            let write =
+                Write::put(MOUNTS_PATH, encode(&table)?).expecting(Expect::Revision(revision));
+            match self.seal.barrier().transact(&[write]).await {
+                Ok(_) => return Ok(table),
+                Err(qsafe_store::Error::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn load_table(&self) -> Result<(MountTable, qsafe_store::Revision)> {
@@ -428,6 +474,7 @@ impl Core {
                     data: request.data.clone(),
                     raw: request.raw.clone(),
                     requester: None,
+                    authorization: request.authorization.clone(),
                 },
             )
             .await;
@@ -510,6 +557,7 @@ impl Core {
                         display_name: principal.display_name.clone(),
                         accessor_hmac: active.salt.hash(&principal.accessor),
                     }),
+                    authorization: None,
                 },
             )
             .await
@@ -589,6 +637,11 @@ impl Core {
     }
 
     pub(crate) async fn unmount(&self, active: &Active, path: &str) -> Result<()> {
+        if self.builtin.iter().any(|(p, _)| *p == path) {
+            return Err(Error::InvalidInput(format!(
+                "{path} is built in and cannot be disabled"
+            )));
+        }
         let mut mounts = active.mounts.write().await;
         let (mut table, revision) = self.load_table().await?;
         let entry = table
@@ -697,7 +750,12 @@ fn add_outcome(fields: &mut Map<String, Value>, salt: &AuditSalt, result: &Resul
         Ok(response) => {
             let has_body =
                 response.data.is_some() || response.auth.is_some() || response.raw.is_some();
-            fields.insert("status".into(), (if has_body { 200 } else { 204 }).into());
+            let status = match &response.raw {
+                Some(raw) => raw.status,
+                None if has_body => 200,
+                None => 204,
+            };
+            fields.insert("status".into(), status.into());
             if let Some(data) = &response.data {
                 fields.insert("response_data".into(), salt.hash_strings(data));
             }

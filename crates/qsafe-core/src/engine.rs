@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use qsafe_store::View;
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use crate::error::Result;
 use crate::policy::Capability;
@@ -48,22 +49,55 @@ impl Operation {
     }
 }
 
-/// A body that is not JSON (an OCSP request, a DER CRL), with its media type.
+/// A body that is not JSON (an OCSP request, a DER CRL, an OAuth answer), with its media type;
+/// in a response also its HTTP status and extra headers (Vault's `http_raw_body`,
+/// `http_status_code`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawBody {
     /// The `Content-Type`, e.g. `application/ocsp-request`.
     pub content_type: String,
     /// The bytes.
     pub bytes: Vec<u8>,
+    /// The HTTP status of a response (200 unless set); unused in requests.
+    pub status: u16,
+    /// Headers a response adds (`Cache-Control`, `Location`, `WWW-Authenticate`); unused in
+    /// requests.
+    pub headers: Vec<(String, String)>,
 }
 
 impl RawBody {
-    /// A body of `bytes` typed `content_type`.
+    /// A body of `bytes` typed `content_type`, status 200, no extra header.
     pub fn new(content_type: impl Into<String>, bytes: Vec<u8>) -> Self {
         Self {
             content_type: content_type.into(),
             bytes,
+            status: 200,
+            headers: Vec::new(),
         }
+    }
+
+    /// The same with HTTP status `status`.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The same with the header `name: value` added.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// The `Authorization` header of a request to an unauthenticated path, as sent (`Basic ...`,
+/// `Bearer ...`), for engines that authenticate their own callers (OAuth client
+/// authentication, RFC 6749 §2.3.1). Never logged or audited.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Authorization(pub Zeroizing<String>);
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authorization(<redacted>)")
     }
 }
 
@@ -80,6 +114,8 @@ pub struct EngineRequest {
     pub raw: Option<RawBody>,
     /// Who asks; `None` on unauthenticated paths.
     pub requester: Option<Requester>,
+    /// The `Authorization` header, on unauthenticated paths only.
+    pub authorization: Option<Authorization>,
 }
 
 /// The principal behind a request, as engines may record it (a certificate's requester).
@@ -101,6 +137,7 @@ impl EngineRequest {
             data,
             raw: None,
             requester: None,
+            authorization: None,
         }
     }
 }

@@ -10,11 +10,14 @@ pub mod error;
 pub mod fields;
 pub mod mount;
 pub mod policy;
+pub mod record;
 mod salt;
 mod sys;
 pub mod token;
 
 pub use crate::core::{Core, Credential, Request, new_uuid};
 pub use certlog::{CertificateLog, IssuedCertificate, TracingCertificateLog};
-pub use engine::{Engine, EngineFactory, EngineRequest, Operation, RawBody, Requester, Response};
+pub use engine::{
+    Authorization, Engine, EngineFactory, EngineRequest, Operation, RawBody, Requester, Response,
+};
 pub use error::{Error, ErrorKind, Result};

@@ -104,6 +104,7 @@ async fn metrics(
             data: None,
             raw: None,
             credential: credential(&headers),
+            authorization: None,
             client: Some(client.ip().to_string()),
             id: request_id(&state),
         })
@@ -292,6 +293,8 @@ async fn logical(
         .map(|media| RawBody::new(media, body.to_vec()));
     let data = if raw.is_some() {
         None
+    } else if is_form(&headers) {
+        Some(parse_form(&body)?)
     } else if !body.is_empty() {
         Some(parse_json::<Value>(&body)?)
     } else if !query.is_empty() {
@@ -315,16 +318,13 @@ async fn logical(
             data,
             raw,
             credential: credential(&headers),
+            authorization: authorization(&headers),
             client: Some(client.ip().to_string()),
             id: id.clone(),
         })
         .await?;
     if let Some(raw) = response.raw {
-        return Ok((
-            [(axum::http::header::CONTENT_TYPE, raw.content_type)],
-            raw.bytes,
-        )
-            .into_response());
+        return Ok(raw_response(raw));
     }
     if response.data.is_none() && response.auth.is_none() {
         return Ok(StatusCode::NO_CONTENT.into_response());
@@ -339,6 +339,70 @@ async fn logical(
         "warnings": if response.warnings.is_empty() { Value::Null } else { json!(response.warnings) },
     }))
     .into_response())
+}
+
+/// An engine's raw answer with its status and headers (a header that is not valid HTTP is an
+/// engine bug: left out and logged).
+fn raw_response(raw: RawBody) -> Response {
+    let status = StatusCode::from_u16(raw.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (
+        status,
+        [(axum::http::header::CONTENT_TYPE, raw.content_type)],
+        raw.bytes,
+    )
+        .into_response();
+    for (name, value) in raw.headers {
+        match (
+            axum::http::HeaderName::try_from(name.as_str()),
+            axum::http::HeaderValue::try_from(value.as_str()),
+        ) {
+            (Ok(name), Ok(value)) => {
+                response.headers_mut().append(name, value);
+            }
+            _ => tracing::error!(header = %name, "an engine answered an invalid header"),
+        }
+    }
+    response
+}
+
+/// Whether the body is an HTML form (`application/x-www-form-urlencoded`: OAuth token,
+/// introspection and revocation requests, RFC 6749 §4.4.2).
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// A form body as a JSON object of strings; a name given more than once becomes an array of
+/// its values, in order (RFC 8693's repeated `audience`).
+fn parse_form(body: &[u8]) -> Result<Value, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
+        ApiError::bad_request("the form body is not application/x-www-form-urlencoded")
+    })?;
+    let mut map = serde_json::Map::new();
+    for (name, value) in pairs {
+        match map.get_mut(&name) {
+            None => {
+                map.insert(name, Value::String(value));
+            }
+            Some(Value::Array(values)) => values.push(Value::String(value)),
+            Some(first) => *first = Value::Array(vec![first.take(), Value::String(value)]),
+        }
+    }
+    Ok(Value::Object(map))
+}
+
+/// The `Authorization` header as sent, for engines serving unauthenticated paths.
+fn authorization(headers: &HeaderMap) -> Option<qsafe_core::Authorization> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| qsafe_core::Authorization(Zeroizing::new(v.trim().to_owned())))
 }
 
 /// Media types whose bodies reach engines as bytes instead of JSON (RFC 6960 OCSP requests,

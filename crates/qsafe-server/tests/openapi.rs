@@ -27,6 +27,12 @@ async fn every_documented_operation_is_served() {
     core.register(Arc::new(qsafe_pki::PkiFactory::new(Arc::new(
         qsafe_core::TracingCertificateLog,
     ))));
+    core.register_builtin(
+        "identity/",
+        Arc::new(qsafe_identity::IdentityFactory::new(
+            qsafe_identity::ApiAddr::default(),
+        )),
+    );
     let core = Arc::new(core);
     let root = core
         .init(1, 1, None, None)
@@ -156,6 +162,7 @@ async fn every_documented_operation_is_served() {
                 && !body.contains("unsupported path")
                 && !body.contains("no transit path")
                 && !body.contains("no pki path")
+                && !body.contains("no identity path")
                 && !body.contains("unsupported operation"),
             "{method} {path}: {status} {body}"
         );

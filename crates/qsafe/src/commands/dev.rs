@@ -67,7 +67,8 @@ async fn serve(args: Dev) -> Result<(), Failure> {
         .add_file(&dir.join("audit.log"))
         .map_err(|e| internal(e.into()))?;
     let seal = Arc::new(Seal::new(Arc::new(Barrier::new(Arc::new(storage)))));
-    let core = Arc::new(crate::engines::new_core(seal, audit));
+    let api_addr = qsafe_identity::ApiAddr::default();
+    let core = Arc::new(crate::engines::new_core(seal, audit, api_addr.clone()));
     crate::engines::spawn_periodic(core.clone());
 
     let key_path = dir.join("unseal.key");
@@ -153,6 +154,7 @@ async fn serve(args: Dev) -> Result<(), Failure> {
         let Some(addr) = addr_handle.listening().await else {
             return;
         };
+        api_addr.set(&format!("{scheme}://{addr}"));
         println!("qsafe dev server listening on {scheme}://{addr}");
         println!("data directory: {}", dir.display());
         match &root_token {

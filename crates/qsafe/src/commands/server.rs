@@ -35,6 +35,10 @@ struct Config {
     /// Address to listen on.
     #[serde(default = "default_listen")]
     listen: SocketAddr,
+    /// The address clients reach this server at (Vault's `api_addr`): OIDC issuer URLs start
+    /// with it. Default: the scheme and the address listened on.
+    #[serde(default)]
+    api_addr: Option<String>,
     /// `sqlite:PATH` or `postgres://user@host/db`.
     storage: String,
     /// Database connections.
@@ -166,7 +170,12 @@ async fn serve(config: Config) -> Result<(), Failure> {
         audit.add_sink(Box::new(StdoutSink));
     }
     let seal = Arc::new(Seal::new(Arc::new(Barrier::new(Arc::new(storage)))));
-    let core = Arc::new(crate::engines::new_core(seal, audit));
+    let api_addr = qsafe_identity::ApiAddr::default();
+    if let Some(addr) = &config.api_addr {
+        api_addr.set(addr);
+    }
+    let configured_addr = config.api_addr.is_some();
+    let core = Arc::new(crate::engines::new_core(seal, audit, api_addr.clone()));
     crate::engines::spawn_periodic(core.clone());
     let status = core
         .seal_status()
@@ -194,6 +203,9 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let announce = handle.clone();
     tokio::spawn(async move {
         if let Some(addr) = announce.listening().await {
+            if !configured_addr {
+                api_addr.set(&format!("{scheme}://{addr}"));
+            }
             eprintln!("qsafe server listening on {scheme}://{addr}");
         }
     });

@@ -1,0 +1,363 @@
+//! The token endpoint (RFC 6749 §3.2) with the `client_credentials` grant (§4.4), access tokens
+//! as JWTs (RFC 9068 `at+jwt`, RFC 7519 claims) signed by the client's key, introspection
+//! (RFC 7662) and revocation (RFC 7009).
+
+use std::sync::Arc;
+
+use qsafe_core::fields::field_str;
+use qsafe_core::record;
+use qsafe_core::{EngineRequest, Response, Result};
+use qsafe_crypto::encoding::b64url_encode;
+use qsafe_crypto::jose::{peek_header, sign_compact, verify_compact};
+use qsafe_store::{Expect, View, Write};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::client::{self, ClientRecord};
+use crate::oauth::{OAuthError, json_response};
+use crate::provider::{Provider, keys_of};
+use crate::{Identity, now};
+
+/// `oidc/revoked/<jti>`: revoked tokens, kept until they expire.
+const REVOKED_PREFIX: &str = "oidc/revoked/";
+/// The longest token accepted for introspection or revocation, in bytes (an ML-DSA-87 token
+/// with generous claims stays well below it).
+pub(crate) const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// Clock skew allowed for `nbf` and `iat`.
+const SKEW: i64 = 60;
+
+/// A revocation record.
+#[derive(Serialize, Deserialize)]
+struct Revoked {
+    exp: i64,
+}
+
+type OAuthResult<T> = std::result::Result<T, OAuthError>;
+
+/// Folds an OAuth outcome into the engine's answer.
+pub(crate) fn answer(outcome: OAuthResult<Response>) -> Result<Response> {
+    Ok(outcome.unwrap_or_else(|e| e.response()))
+}
+
+/// `POST oidc/provider/:name/token`.
+pub(crate) async fn token(
+    engine: &Identity,
+    view: &View,
+    name: &str,
+    request: &EngineRequest,
+) -> OAuthResult<Response> {
+    let provider = provider_of(engine, view, name).await?;
+    let data = request.data.as_ref();
+    let client =
+        client::authenticate(engine, view, request.authorization.as_ref(), data, false).await?;
+    if !provider.record.allows(&client.client_id) {
+        return Err(OAuthError::unauthorized_client(
+            "this provider does not serve the client",
+        ));
+    }
+    let grant = field_str(data, "grant_type")
+        .ok()
+        .flatten()
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    if grant != "client_credentials" {
+        return Err(OAuthError::unsupported_grant_type(grant));
+    }
+    if !client.grant_types.iter().any(|g| g == grant) {
+        return Err(OAuthError::unauthorized_client(
+            "the client may not use client_credentials",
+        ));
+    }
+    let scope = granted_scope(&provider, &client, data)?;
+    let audience = granted_audience(&client, data)?;
+    let at = now();
+    let exp = at.saturating_add(i64::try_from(client.access_token_ttl).unwrap_or(i64::MAX));
+    let mut claims = Map::new();
+    claims.insert("iss".into(), provider.issuer.clone().into());
+    claims.insert("sub".into(), client.client_id.clone().into());
+    claims.insert("aud".into(), audience);
+    claims.insert("exp".into(), exp.into());
+    claims.insert("iat".into(), at.into());
+    claims.insert("nbf".into(), at.into());
+    let jti = engine
+        .rng
+        .bytes::<16>()
+        .map_err(|e| OAuthError::server(qsafe_core::Error::Internal(e.to_string())))?;
+    claims.insert("jti".into(), b64url_encode(jti.as_ref()).into());
+    claims.insert("client_id".into(), client.client_id.clone().into());
+    if !scope.is_empty() {
+        claims.insert("scope".into(), scope.clone().into());
+    }
+    let token = sign(engine, view, &client, claims).await?;
+    let mut body = json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": exp - at,
+    });
+    if !scope.is_empty() {
+        body["scope"] = scope.into();
+    }
+    Ok(json_response(&body))
+}
+
+async fn provider_of(engine: &Identity, view: &View, name: &str) -> OAuthResult<Provider> {
+    engine
+        .providers
+        .load(engine, view, name)
+        .await
+        .map_err(OAuthError::server)?
+        .ok_or_else(|| OAuthError::invalid_request(format!("no provider {name:?}")))
+}
+
+/// The scopes asked for (space-separated, RFC 6749 §3.3), each allowed to the client and
+/// supported by the provider; none asked: none granted.
+fn granted_scope(
+    provider: &Provider,
+    client: &ClientRecord,
+    data: Option<&Value>,
+) -> OAuthResult<String> {
+    let asked = field_str(data, "scope").ok().flatten().unwrap_or_default();
+    let mut granted: Vec<&str> = Vec::new();
+    for s in asked.split(' ').filter(|s| !s.is_empty()) {
+        let allowed = (client.scopes.is_empty() || client.scopes.iter().any(|c| c == s))
+            && provider.record.scopes_supported.iter().any(|p| p == s);
+        if !allowed {
+            let s: String = s.chars().take(80).collect();
+            return Err(OAuthError::invalid_scope(format!(
+                "scope {s:?} is not allowed"
+            )));
+        }
+        if !granted.contains(&s) {
+            granted.push(s);
+        }
+    }
+    Ok(granted.join(" "))
+}
+
+/// The `audience` asked for (one or several, RFC 8693 §2.1), each among the client's
+/// audiences; none asked: the client's audiences, or its own id.
+fn granted_audience(client: &ClientRecord, data: Option<&Value>) -> OAuthResult<Value> {
+    let asked: Vec<String> = match data.and_then(|d| d.get("audience")) {
+        None => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(|| OAuthError::invalid_request("audience must be strings"))?,
+        Some(_) => return Err(OAuthError::invalid_request("audience must be strings")),
+    };
+    let own = [client.client_id.clone()];
+    let allowed: &[String] = if client.audiences.is_empty() {
+        &own
+    } else {
+        &client.audiences
+    };
+    if let Some(bad) = asked.iter().find(|a| !allowed.contains(a)) {
+        let bad: String = bad.chars().take(80).collect();
+        return Err(OAuthError::invalid_target(format!(
+            "audience {bad:?} is not allowed"
+        )));
+    }
+    let list = if asked.is_empty() {
+        allowed.to_vec()
+    } else {
+        asked
+    };
+    Ok(match list.as_slice() {
+        [one] => one.clone().into(),
+        _ => list.into(),
+    })
+}
+
+/// Signs `claims` with the current version of the client's key (off the async workers).
+async fn sign(
+    engine: &Identity,
+    view: &View,
+    client: &ClientRecord,
+    claims: Map<String, Value>,
+) -> OAuthResult<String> {
+    let key = engine
+        .keys
+        .load(view, &client.key)
+        .await
+        .map_err(OAuthError::server)?
+        .ok_or_else(|| {
+            OAuthError::server(qsafe_core::Error::Internal(format!(
+                "no key {:?}",
+                client.key
+            )))
+        })?;
+    if !key.allows(&client.client_id) {
+        return Err(OAuthError::unauthorized_client(
+            "the client's key does not allow it",
+        ));
+    }
+    let pair = engine
+        .keys
+        .pair(&key, &key.current)
+        .map_err(OAuthError::server)?;
+    let payload = Value::Object(claims).to_string();
+    qsafe_core::cpu::run("token", move || {
+        let mut header = Map::new();
+        header.insert("typ".into(), "at+jwt".into());
+        if let Some(kid) = pair.kid() {
+            header.insert("kid".into(), kid.into());
+        }
+        let signer = pair.signing_key().ok_or_else(|| {
+            qsafe_core::Error::Internal("identity key has no private half".into())
+        })?;
+        sign_compact(signer, header, payload.as_bytes())
+            .map_err(|e| qsafe_core::Error::Internal(format!("signing a token: {e}")))
+    })
+    .await
+    .and_then(|r| r)
+    .map_err(OAuthError::server)
+}
+
+/// The claims of `token` if it is one of `provider`'s, its signature valid under a published
+/// key, unexpired, not revoked and its client still there.
+async fn active_claims(
+    engine: &Identity,
+    view: &View,
+    provider: &Provider,
+    token: &str,
+) -> Result<Option<Map<String, Value>>> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Ok(None);
+    }
+    let Ok(header) = peek_header(token) else {
+        return Ok(None);
+    };
+    let Some(kid) = header.get("kid").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let at = now();
+    let mut verified = None;
+    for key in keys_of(engine, view, provider).await? {
+        if let Some(version) = key.published(at).find(|v| v.kid == kid) {
+            let pair = engine.keys.pair(&key, version)?;
+            verified = verify_compact(pair.verifying_key(), token).ok();
+            break;
+        }
+    }
+    let Some(verified) = verified else {
+        return Ok(None);
+    };
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&verified.payload) else {
+        return Ok(None);
+    };
+    let num = |name: &str| claims.get(name).and_then(Value::as_i64);
+    let fresh = claims.get("iss").and_then(Value::as_str) == Some(provider.issuer.as_str())
+        && num("exp").is_some_and(|exp| exp > at)
+        && num("nbf").is_none_or(|nbf| nbf <= at + SKEW);
+    if !fresh {
+        return Ok(None);
+    }
+    let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    if jti.contains('/')
+        || view
+            .revision(&format!("{REVOKED_PREFIX}{jti}"))
+            .await?
+            .is_some()
+    {
+        return Ok(None);
+    }
+    let client_id = claims
+        .get("client_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if engine.clients.by_id(view, client_id).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(claims))
+}
+
+/// `POST oidc/provider/:name/introspect` (RFC 7662 §2): any client of the provider may ask.
+pub(crate) async fn introspect(
+    engine: &Identity,
+    view: &View,
+    name: &str,
+    request: &EngineRequest,
+) -> OAuthResult<Response> {
+    let provider = provider_of(engine, view, name).await?;
+    let data = request.data.as_ref();
+    let caller: Arc<ClientRecord> =
+        client::authenticate(engine, view, request.authorization.as_ref(), data, false).await?;
+    if !provider.record.allows(&caller.client_id) {
+        return Err(OAuthError::unauthorized_client(
+            "this provider does not serve the client",
+        ));
+    }
+    let token = field_str(data, "token")
+        .ok()
+        .flatten()
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let claims = active_claims(engine, view, &provider, token)
+        .await
+        .map_err(OAuthError::server)?;
+    Ok(json_response(&match claims {
+        Some(mut claims) => {
+            claims.insert("active".into(), true.into());
+            claims.insert("token_type".into(), "Bearer".into());
+            Value::Object(claims)
+        }
+        None => json!({"active": false}),
+    }))
+}
+
+/// `POST oidc/provider/:name/revoke` (RFC 7009 §2): a client revokes its own token; any other
+/// token (invalid, expired, another client's) is answered 200 the same and left alone.
+pub(crate) async fn revoke(
+    engine: &Identity,
+    view: &View,
+    name: &str,
+    request: &EngineRequest,
+) -> OAuthResult<Response> {
+    let provider = provider_of(engine, view, name).await?;
+    let data = request.data.as_ref();
+    let caller =
+        client::authenticate(engine, view, request.authorization.as_ref(), data, false).await?;
+    let token = field_str(data, "token")
+        .ok()
+        .flatten()
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let claims = active_claims(engine, view, &provider, token)
+        .await
+        .map_err(OAuthError::server)?;
+    if let Some(claims) = claims
+        && claims.get("client_id").and_then(Value::as_str) == Some(caller.client_id.as_str())
+        && let (Some(jti), Some(exp)) = (
+            claims.get("jti").and_then(Value::as_str),
+            claims.get("exp").and_then(Value::as_i64),
+        )
+    {
+        let body = record::encode(&Revoked { exp }).map_err(OAuthError::server)?;
+        match view
+            .transact(&[
+                Write::put(format!("{REVOKED_PREFIX}{jti}"), body).expecting(Expect::Absent)
+            ])
+            .await
+        {
+            Ok(_) | Err(qsafe_store::Error::Conflict { .. }) => {}
+            Err(e) => return Err(OAuthError::server(e.into())),
+        }
+    }
+    Ok(json_response(&json!({})))
+}
+
+/// Deletes revocation records of tokens that have expired (periodic upkeep).
+pub(crate) async fn tidy_revoked(view: &View) -> Result<()> {
+    let at = now();
+    for path in crate::all_keys(view, REVOKED_PREFIX).await? {
+        if let Some((r, revision)) = record::load::<Revoked>(view, &path).await?
+            && r.exp < at - SKEW
+        {
+            let _ = view
+                .transact(&[Write::delete(&path).expecting(Expect::Revision(revision))])
+                .await;
+        }
+    }
+    Ok(())
+}

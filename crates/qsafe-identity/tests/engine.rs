@@ -1,0 +1,431 @@
+//! The identity engine without HTTP: clients, the client_credentials grant, tokens checked
+//! against the published JWKS alone, rotation, introspection, revocation and refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::sync::Arc;
+
+use qsafe_core::{Authorization, Engine, EngineFactory, EngineRequest, Operation, Response};
+use qsafe_crypto::encoding::b64_encode;
+use qsafe_crypto::jose::{Jwk, peek_header, verify_compact};
+use qsafe_identity::{ApiAddr, IdentityFactory};
+use qsafe_store::View;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+const ADDR: &str = "https://qsafe.test:8200";
+const ISSUER: &str = "https://qsafe.test:8200/v1/identity/oidc/provider/default";
+
+struct H {
+    engine: Arc<dyn Engine>,
+    view: View,
+    _dir: tempfile::TempDir,
+}
+
+struct Answer {
+    status: u16,
+    body: Value,
+    headers: Vec<(String, String)>,
+}
+
+impl H {
+    async fn new() -> Self {
+        let (view, dir) = qsafe_store::testing::scratch_view("logical/identity/")
+            .await
+            .unwrap();
+        let addr = ApiAddr::default();
+        addr.set(ADDR);
+        let engine = IdentityFactory::new(addr).build(&json!({})).unwrap();
+        Self {
+            engine,
+            view,
+            _dir: dir,
+        }
+    }
+
+    async fn call(
+        &self,
+        op: Operation,
+        path: &str,
+        data: Option<Value>,
+    ) -> qsafe_core::Result<Response> {
+        self.engine
+            .handle(&self.view, &EngineRequest::new(op, path, data))
+            .await
+    }
+
+    async fn write(&self, path: &str, data: Value) -> Value {
+        self.call(Operation::Write, path, Some(data))
+            .await
+            .unwrap()
+            .data
+            .unwrap_or(Value::Null)
+    }
+
+    async fn read(&self, path: &str) -> Value {
+        self.call(Operation::Read, path, None)
+            .await
+            .unwrap()
+            .data
+            .unwrap()
+    }
+
+    /// An unauthenticated OAuth request, as the router passes it.
+    async fn oauth(
+        &self,
+        op: Operation,
+        path: &str,
+        form: Value,
+        basic: Option<(&str, &str)>,
+    ) -> Answer {
+        assert!(self.engine.unauthenticated(path, op), "{path} is public");
+        let mut req = EngineRequest::new(op, path, Some(form));
+        req.authorization = basic.map(|(id, secret)| {
+            Authorization(Zeroizing::new(format!(
+                "Basic {}",
+                b64_encode(format!("{id}:{secret}").as_bytes())
+            )))
+        });
+        let raw = self
+            .engine
+            .handle(&self.view, &req)
+            .await
+            .unwrap()
+            .raw
+            .unwrap();
+        Answer {
+            status: raw.status,
+            body: serde_json::from_slice(&raw.bytes).unwrap(),
+            headers: raw.headers,
+        }
+    }
+
+    async fn token(&self, id: &str, secret: &str, form: Value) -> Answer {
+        let mut form = form;
+        form["grant_type"] = "client_credentials".into();
+        self.oauth(
+            Operation::Write,
+            "oidc/provider/default/token",
+            form,
+            Some((id, secret)),
+        )
+        .await
+    }
+
+    async fn jwks(&self) -> Vec<Jwk> {
+        let a = self
+            .oauth(
+                Operation::Read,
+                "oidc/provider/default/.well-known/keys",
+                Value::Null,
+                None,
+            )
+            .await;
+        a.body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| Jwk::from_value(k).unwrap())
+            .collect()
+    }
+
+    /// Verifies `token` with the JWKS alone: the key its `kid` names.
+    async fn verify(&self, token: &str) -> Value {
+        let kid = peek_header(token).unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let keys = self.jwks().await;
+        let key = keys
+            .iter()
+            .find(|k| k.kid() == Some(kid.as_str()))
+            .expect("the token's kid is published");
+        serde_json::from_slice(&verify_compact(key.verifying_key(), token).unwrap().payload)
+            .unwrap()
+    }
+
+    /// `POST oidc/provider/default/<endpoint>` with `token`, as client `who`; the JSON answer
+    /// (status 200 asserted).
+    async fn post(&self, endpoint: &str, token: String, who: (&str, &str)) -> Value {
+        let a = self
+            .oauth(
+                Operation::Write,
+                &format!("oidc/provider/default/{endpoint}"),
+                json!({"token": token}),
+                Some(who),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        a.body
+    }
+
+    async fn client(&self, name: &str, data: Value) -> (String, String) {
+        let c = self.write(&format!("oidc/client/{name}"), data).await;
+        (
+            c["client_id"].as_str().unwrap().to_owned(),
+            c["client_secret"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+}
+
+fn header<'a>(a: &'a Answer, name: &str) -> Option<&'a str> {
+    a.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn client_credentials_tokens_verify_against_the_published_jwks() {
+    let h = H::new().await;
+    let (id, secret) = h
+        .client("api", json!({"audiences": ["users-api", "notify"]}))
+        .await;
+    assert!(secret.starts_with("qso_secret_"));
+    let read = h.read("oidc/client/api").await;
+    assert_eq!(read["client_id"], id.as_str());
+    assert!(
+        read.get("client_secret").is_none(),
+        "the secret is not kept"
+    );
+    let a = h
+        .token(&id, &secret, json!({"audience": "users-api"}))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(header(&a, "cache-control"), Some("no-store"));
+    assert_eq!(a.body["token_type"], "Bearer");
+    assert_eq!(a.body["expires_in"], 86400);
+    let token = a.body["access_token"].as_str().unwrap();
+    let head = peek_header(token).unwrap();
+    assert_eq!(head["alg"], "ML-DSA-65");
+    assert_eq!(head["typ"], "at+jwt");
+    let claims = h.verify(token).await;
+    assert_eq!(claims["iss"], ISSUER);
+    assert_eq!(claims["sub"], id.as_str());
+    assert_eq!(claims["client_id"], id.as_str());
+    assert_eq!(claims["aud"], "users-api");
+    for c in ["exp", "iat", "nbf", "jti"] {
+        assert!(claims.get(c).is_some(), "{c}");
+    }
+    // client_secret_post works too; no audience asked: all the client's.
+    let mut req = EngineRequest::new(
+        Operation::Write,
+        "oidc/provider/default/token",
+        Some(json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret})),
+    );
+    req.authorization = None;
+    let raw = h.engine.handle(&h.view, &req).await.unwrap().raw.unwrap();
+    assert_eq!(raw.status, 200);
+    let body: Value = serde_json::from_slice(&raw.bytes).unwrap();
+    let claims = h.verify(body["access_token"].as_str().unwrap()).await;
+    assert_eq!(claims["aud"], json!(["users-api", "notify"]));
+    // Discovery names the same issuer and endpoints; both documents are cacheable.
+    let d = h
+        .oauth(
+            Operation::Read,
+            "oidc/provider/default/.well-known/openid-configuration",
+            Value::Null,
+            None,
+        )
+        .await;
+    assert_eq!(d.body["issuer"], ISSUER);
+    assert_eq!(d.body["jwks_uri"], format!("{ISSUER}/.well-known/keys"));
+    assert_eq!(d.body["token_endpoint"], format!("{ISSUER}/token"));
+    assert_eq!(
+        d.body["id_token_signing_alg_values_supported"],
+        json!(["ML-DSA-65"])
+    );
+    assert!(
+        header(&d, "cache-control")
+            .unwrap()
+            .starts_with("public, max-age=")
+    );
+}
+
+#[tokio::test]
+async fn refusals_are_oauth_errors_and_issue_nothing() {
+    let h = H::new().await;
+    let (id, secret) = h.client("svc", json!({"audiences": ["a"]})).await;
+    let wrong = h.token(&id, "qso_secret_wrong", json!({})).await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.body["error"], "invalid_client");
+    assert!(
+        header(&wrong, "www-authenticate")
+            .unwrap()
+            .starts_with("Basic")
+    );
+    let unknown = h.token("nobody", &secret, json!({})).await;
+    assert_eq!(
+        (unknown.status, unknown.body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let grant = h
+        .oauth(
+            Operation::Write,
+            "oidc/provider/default/token",
+            json!({"grant_type": "password"}),
+            Some((&id, &secret)),
+        )
+        .await;
+    assert_eq!(
+        (grant.status, grant.body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    let scope = h.token(&id, &secret, json!({"scope": "admin"})).await;
+    assert_eq!(scope.body["error"], "invalid_scope");
+    let aud = h
+        .token(&id, &secret, json!({"audience": "elsewhere"}))
+        .await;
+    assert_eq!(aud.body["error"], "invalid_target");
+    // A public client has no secret and cannot use client_credentials.
+    let (public_id, public_secret) = h.client("spa", json!({"client_type": "public"})).await;
+    assert!(public_secret.is_empty());
+    let p = h
+        .oauth(
+            Operation::Write,
+            "oidc/provider/default/token",
+            json!({"grant_type": "client_credentials", "client_id": public_id}),
+            None,
+        )
+        .await;
+    assert_eq!(p.body["error"], "invalid_client");
+    assert!(
+        h.call(
+            Operation::Write,
+            "oidc/client/spa",
+            Some(json!({"grant_types": ["client_credentials"]}))
+        )
+        .await
+        .is_err()
+    );
+    // A provider that does not serve the client.
+    h.write(
+        "oidc/provider/partners",
+        json!({"allowed_client_ids": ["someone-else"]}),
+    )
+    .await;
+    let other = h
+        .oauth(
+            Operation::Write,
+            "oidc/provider/partners/token",
+            json!({"grant_type": "client_credentials"}),
+            Some((&id, &secret)),
+        )
+        .await;
+    assert_eq!(other.body["error"], "unauthorized_client");
+}
+
+#[tokio::test]
+async fn tokens_signed_before_a_rotation_still_verify_and_the_next_key_is_published_early() {
+    let h = H::new().await;
+    let (id, secret) = h.client("svc", json!({})).await;
+    let before = h.token(&id, &secret, json!({})).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = h.read("oidc/key/default").await;
+    let next = key["next_kid"].as_str().unwrap().to_owned();
+    let published: Vec<String> = h
+        .jwks()
+        .await
+        .iter()
+        .map(|k| k.kid().unwrap().to_owned())
+        .collect();
+    assert!(
+        published.contains(&next),
+        "the next key is published before it signs"
+    );
+    h.write("oidc/key/default/rotate", json!({})).await;
+    let after = h.token(&id, &secret, json!({})).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(peek_header(&after).unwrap()["kid"], next.as_str());
+    assert_ne!(
+        peek_header(&before).unwrap()["kid"],
+        peek_header(&after).unwrap()["kid"]
+    );
+    assert_eq!(h.verify(&before).await["sub"], id.as_str());
+    assert_eq!(h.verify(&after).await["sub"], id.as_str());
+    assert_eq!(h.jwks().await.len(), 3, "previous, current, next");
+}
+
+#[tokio::test]
+async fn smaller_and_legacy_keys_per_client() {
+    let h = H::new().await;
+    for (key, alg) in [("small", "ML-DSA-44"), ("legacy", "ES256")] {
+        h.write(&format!("oidc/key/{key}"), json!({"algorithm": alg}))
+            .await;
+        let (id, secret) = h.client(&format!("c-{key}"), json!({"key": key})).await;
+        let token = h.token(&id, &secret, json!({})).await.body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(peek_header(&token).unwrap()["alg"], alg);
+        assert_eq!(h.verify(&token).await["client_id"], id.as_str());
+    }
+    assert!(
+        h.call(
+            Operation::Write,
+            "oidc/key/bad",
+            Some(json!({"algorithm": "RS256"}))
+        )
+        .await
+        .is_err()
+    );
+    assert!(
+        h.call(Operation::Delete, "oidc/key/small", None)
+            .await
+            .is_err(),
+        "a key in use is not deleted"
+    );
+}
+
+#[tokio::test]
+async fn introspection_and_revocation() {
+    let h = H::new().await;
+    let (id, secret) = h.client("svc", json!({})).await;
+    let (other_id, other_secret) = h.client("other", json!({})).await;
+    let token = h.token(&id, &secret, json!({})).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = (other_id.as_str(), other_secret.as_str());
+    let own = (id.as_str(), secret.as_str());
+    let introspect = |token: String| h.post("introspect", token, other);
+    let active = introspect(token.clone()).await;
+    assert_eq!(active["active"], true);
+    assert_eq!(active["client_id"], id.as_str());
+    let mut forged = token.clone();
+    forged.pop();
+    forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(introspect(forged).await, json!({"active": false}));
+    assert_eq!(
+        introspect("not.a.token".into()).await,
+        json!({"active": false})
+    );
+    // Another client cannot revoke it (answered 200 all the same); its own client can.
+    assert_eq!(h.post("revoke", token.clone(), other).await, json!({}));
+    assert_eq!(introspect(token.clone()).await["active"], true);
+    assert_eq!(h.post("revoke", token.clone(), own).await, json!({}));
+    assert_eq!(introspect(token.clone()).await, json!({"active": false}));
+    // Deleting a client ends its tokens.
+    let second = h.token(&id, &secret, json!({})).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(introspect(second.clone()).await["active"], true);
+    h.call(Operation::Delete, "oidc/client/svc", None)
+        .await
+        .unwrap();
+    assert_eq!(introspect(second).await, json!({"active": false}));
+    // Introspection needs client authentication.
+    let anonymous = h
+        .oauth(
+            Operation::Write,
+            "oidc/provider/default/introspect",
+            json!({"token": token}),
+            None,
+        )
+        .await;
+    assert_eq!(anonymous.status, 401);
+}
