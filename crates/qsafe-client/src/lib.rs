@@ -1,15 +1,18 @@
 //! The qsafe SDK (DESIGN.md §2): a client for qsafe's Vault-shaped API over TLS with
 //! X25519MLKEM768 and ML-DSA certificate verification (rustls on aws-lc-rs): the raw request
 //! layer the CLI uses, typed [`Kv`], [`Transit`] and [`Pki`] clients, a [`SecretProvider`] for
-//! start-up secrets and a [`FieldEncryptor`] for PII fields and blind indexes.
+//! start-up secrets, a [`FieldEncryptor`] for PII fields and blind indexes, and a
+//! [`JwtVerifier`] (with a tower [`BearerAuthLayer`]) for qsafe's access tokens.
 
 pub mod fields;
+pub mod jwt;
 pub mod kv;
 pub mod pki;
 pub mod provider;
 pub mod transit;
 
 pub use fields::FieldEncryptor;
+pub use jwt::{BearerAuthLayer, Claims, JwtVerifier, VerifierOptions, VerifyError};
 pub use kv::{Kv, Secret, VersionMetadata};
 pub use pki::{IssueRequest, IssuedCertificate, Pki};
 pub use provider::SecretProvider;

@@ -1,0 +1,215 @@
+//! The OIDC provider against a real `qsafe dev`: an independent client and verifier (Python's
+//! standard library and `jwcrypto`, `tests/compat/oidc_jwcrypto.py`) gets client_credentials
+//! tokens and validates them from the published JWKS alone; and the same flow over HTTP with
+//! reqwest, with a refused secret that issues nothing and is audited; and the SDK's verifier
+//! and bearer-token layer, which keep accepting valid tokens while qsafe is stopped.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::path::Path;
+use std::process::Command;
+
+#[path = "support/dev.rs"]
+mod dev;
+#[path = "support/peers.rs"]
+#[allow(dead_code, reason = "only the Python finder is used here")]
+mod peers;
+#[path = "support/sdk.rs"]
+#[allow(dead_code, reason = "only the client maker is used here")]
+mod sdk;
+
+use dev::{free_port, pq_client, start_dev};
+use peers::text;
+use serde_json::{Value, json};
+
+#[test]
+fn jwcrypto_validates_tokens_from_the_published_jwks_alone() {
+    let Some(python) = peers::python(&["jwcrypto"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_dev(dir.path(), port);
+    let out = Command::new(&python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/oidc_jwcrypto.py"))
+        .arg(format!("https://127.0.0.1:{port}"))
+        .arg(dir.path().join("ca.pem"))
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("oidc jwcrypto ok"), "{said}");
+    println!("{said}");
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_is_refused_over_http_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_dev(dir.path(), port);
+    let http = pq_client(&dir.path().join("ca.pem"));
+    let base = format!("https://127.0.0.1:{port}/v1");
+    let created: Value = http
+        .post(format!("{base}/identity/oidc/client/svc"))
+        .header("X-Vault-Token", "dev-root")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["data"]["client_id"].as_str().unwrap();
+    let token_url = format!("{base}/identity/oidc/provider/default/token");
+    let refused = http
+        .post(&token_url)
+        .basic_auth(id, Some("qso_secret_not-it"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers().contains_key("www-authenticate"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    let secret = created["data"]["client_secret"].as_str().unwrap();
+    let ok = http
+        .post(&token_url)
+        .basic_auth(id, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let body: Value = ok.json().await.unwrap();
+    assert!(body["access_token"].as_str().unwrap().split('.').count() == 3);
+    // The audit log has the refusal (status 401) and never the secret.
+    let audit = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+    assert!(audit.contains("\"status\":401"), "{audit}");
+    assert!(!audit.contains(secret));
+    assert!(!audit.contains("qso_secret_not-it"));
+}
+
+/// A client_credentials token for a new client `name` of the dev server at `base`.
+async fn token_for(http: &reqwest::Client, base: &str, name: &str, audiences: Value) -> String {
+    let created: Value = http
+        .post(format!("{base}/identity/oidc/client/{name}"))
+        .header("X-Vault-Token", "dev-root")
+        .json(&json!({"audiences": audiences}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let answer: Value = http
+        .post(format!("{base}/identity/oidc/provider/default/token"))
+        .basic_auth(
+            created["data"]["client_id"].as_str().unwrap(),
+            created["data"]["client_secret"].as_str(),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_sdk_verifier_keeps_accepting_valid_tokens_while_qsafe_is_stopped() {
+    use qsafe_client::{BearerAuthLayer, Claims, JwtVerifier, VerifierOptions, VerifyError};
+    use tower::ServiceExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start_dev(dir.path(), port);
+    let http = pq_client(&dir.path().join("ca.pem"));
+    let base = format!("https://127.0.0.1:{port}/v1");
+    let token = token_for(&http, &base, "gateway", json!(["users-api"])).await;
+    let other_audience = token_for(&http, &base, "batch", json!(["reports"])).await;
+    let client = sdk::sdk(dir.path(), port);
+    let options = VerifierOptions {
+        audience: Some("users-api".into()),
+        // Every check after the first wants a fresh JWKS: the stale-cache path is what runs
+        // once qsafe is gone.
+        refresh_after: std::time::Duration::ZERO,
+        min_refresh_interval: std::time::Duration::ZERO,
+        ..VerifierOptions::default()
+    };
+    let verifier = JwtVerifier::for_provider(&client, "default", options.clone());
+    let claims = verifier.verify(&token).await.unwrap();
+    assert_eq!(claims.str("aud"), Some("users-api"));
+    assert_eq!(
+        verifier.verify(&other_audience).await,
+        Err(VerifyError::Claim("aud"))
+    );
+    let mut forged = token.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(
+        verifier.verify(&forged).await,
+        Err(VerifyError::BadSignature)
+    );
+    let (head, rest) = token.split_once('.').unwrap();
+    let mut header: Value =
+        serde_json::from_slice(&qsafe_crypto::encoding::b64url_decode("header", head).unwrap())
+            .unwrap();
+    header["kid"] = "not-published".into();
+    let unknown = format!(
+        "{}.{rest}",
+        qsafe_crypto::encoding::b64url_encode(header.to_string().as_bytes())
+    );
+    assert_eq!(
+        verifier.verify(&unknown).await,
+        Err(VerifyError::UnknownKey)
+    );
+
+    // The bearer layer in front of a service.
+    let app = axum::Router::new()
+        .route(
+            "/users",
+            axum::routing::get(|claims: axum::Extension<Claims>| async move {
+                claims.subject().unwrap_or_default().to_owned()
+            }),
+        )
+        .layer(BearerAuthLayer::new(verifier.clone()));
+    let call = |auth: Option<String>| {
+        let app = app.clone();
+        async move {
+            let mut request = axum::http::Request::get("/users");
+            if let Some(auth) = auth {
+                request = request.header("authorization", auth);
+            }
+            app.oneshot(request.body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(call(Some(format!("Bearer {token}"))).await.status(), 200);
+    let refused = call(Some(format!("Bearer {forged}"))).await;
+    assert_eq!(refused.status(), 401);
+    assert!(
+        refused.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    assert_eq!(call(None).await.status(), 401);
+
+    // qsafe stops: the cached keys keep validating, through the layer too.
+    drop(server);
+    assert!(http.get(format!("{base}/sys/health")).send().await.is_err());
+    assert_eq!(verifier.verify(&token).await.unwrap(), claims);
+    assert_eq!(call(Some(format!("Bearer {token}"))).await.status(), 200);
+    // A verifier that never reached qsafe has nothing to validate with.
+    let fresh = JwtVerifier::for_provider(&client, "default", options);
+    assert!(matches!(
+        fresh.verify(&token).await,
+        Err(VerifyError::Unavailable(_))
+    ));
+}
