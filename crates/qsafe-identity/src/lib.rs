@@ -6,11 +6,13 @@
 //! Mounted once, at `identity/`, on every server (as Vault's identity store).
 
 mod client;
+mod exchange;
 mod key;
 mod oauth;
 mod provider;
 mod scope;
 mod token;
+mod workload;
 
 use std::sync::{Arc, RwLock};
 
@@ -174,6 +176,17 @@ impl Engine for Identity {
             (["oidc", "assignment", n], Write) => scope::write_assignment(view, n, data).await,
             (["oidc", "assignment", n], Read) => scope::read_assignment(view, n).await,
             (["oidc", "assignment", n], Delete) => delete(view, scope::ASSIGNMENT_PREFIX, n).await,
+            (["config"], Read) => workload::read_config(view).await,
+            (["config"], Write) => workload::write_config(view, data).await,
+            (["workload"], List | Read) => list(view, workload::WORKLOAD_PREFIX, "workloads").await,
+            (["workload", n], Write) => workload::write(self, view, n, data).await,
+            (["workload", n], Read) => workload::read(view, n).await,
+            (["workload", n], Delete) => delete(view, workload::WORKLOAD_PREFIX, n).await,
+            (["workload", n, "join-token"], Write) => {
+                workload::join_token(self, view, n, data).await
+            }
+            (["workload", n, "rotate"], Write) => workload::end_tokens(view, n, false).await,
+            (["workload", n, "revoke"], Write) => workload::end_tokens(view, n, true).await,
             _ => Err(Error::NotFound(format!(
                 "unsupported path: no identity path {:?} for {}",
                 request.path,
@@ -204,10 +217,11 @@ impl Engine for Identity {
         )
     }
 
-    /// Rotates keys whose period is over and forgets expired revocations.
+    /// Rotates keys whose period is over, forgets expired revocations and join tokens.
     async fn periodic(&self, view: &View) -> Result<()> {
         key::rotate_due(self, view).await?;
-        token::tidy_revoked(view).await
+        token::tidy_revoked(view).await?;
+        workload::tidy_join_tokens(view).await
     }
 }
 

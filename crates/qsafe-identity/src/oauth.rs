@@ -42,6 +42,11 @@ impl OAuthError {
         Self::new(400, "unauthorized_client", description)
     }
 
+    /// `invalid_grant`: the presented grant (a join token) is not good.
+    pub(crate) fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(400, "invalid_grant", description)
+    }
+
     /// `unsupported_grant_type`.
     pub(crate) fn unsupported_grant_type(grant: &str) -> Self {
         let grant: String = grant.chars().take(80).collect();

@@ -167,7 +167,7 @@ async fn found(engine: &crate::Identity, view: &View, name: &str) -> Result<Prov
         .ok_or_else(|| Error::NotFound(format!("no provider {name:?}")))
 }
 
-/// The named keys of the clients `provider` serves, loaded.
+/// The named keys of the clients and workloads `provider` serves, loaded.
 pub(crate) async fn keys_of(
     engine: &crate::Identity,
     view: &View,
@@ -180,6 +180,14 @@ pub(crate) async fn keys_of(
             && provider.record.allows(&c.client_id)
         {
             names.insert(c.key.clone());
+        }
+    }
+    for path in crate::all_keys(view, crate::workload::WORKLOAD_PREFIX).await? {
+        let name = &path[crate::workload::WORKLOAD_PREFIX.len()..];
+        if let Some(w) = crate::workload::load(view, name).await?
+            && provider.record.allows(&w.spiffe_id)
+        {
+            names.insert(w.key.clone());
         }
     }
     let mut keys = Vec::new();
@@ -211,7 +219,7 @@ pub(crate) async fn discovery(
         "token_endpoint": format!("{}/token", p.issuer),
         "introspection_endpoint": format!("{}/introspect", p.issuer),
         "revocation_endpoint": format!("{}/revoke", p.issuer),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", crate::exchange::GRANT],
         "response_types_supported": [],
         "scopes_supported": scopes,
         "subject_types_supported": ["public"],

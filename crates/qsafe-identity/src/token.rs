@@ -39,7 +39,8 @@ pub(crate) fn answer(outcome: OAuthResult<Response>) -> Result<Response> {
     Ok(outcome.unwrap_or_else(|e| e.response()))
 }
 
-/// `POST oidc/provider/:name/token`.
+/// `POST oidc/provider/:name/token`: `client_credentials`, or a token exchange (a workload's
+/// bootstrap, `crate::exchange`).
 pub(crate) async fn token(
     engine: &Identity,
     view: &View,
@@ -48,6 +49,24 @@ pub(crate) async fn token(
 ) -> OAuthResult<Response> {
     let provider = provider_of(engine, view, name).await?;
     let data = request.data.as_ref();
+    let grant = field_str(data, "grant_type")
+        .ok()
+        .flatten()
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    match grant {
+        "client_credentials" => client_credentials(engine, view, &provider, request).await,
+        crate::exchange::GRANT => crate::exchange::exchange(engine, view, &provider, data).await,
+        other => Err(OAuthError::unsupported_grant_type(other)),
+    }
+}
+
+async fn client_credentials(
+    engine: &Identity,
+    view: &View,
+    provider: &Provider,
+    request: &EngineRequest,
+) -> OAuthResult<Response> {
+    let data = request.data.as_ref();
     let client =
         client::authenticate(engine, view, request.authorization.as_ref(), data, false).await?;
     if !provider.record.allows(&client.client_id) {
@@ -55,26 +74,53 @@ pub(crate) async fn token(
             "this provider does not serve the client",
         ));
     }
-    let grant = field_str(data, "grant_type")
-        .ok()
-        .flatten()
-        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    if grant != "client_credentials" {
-        return Err(OAuthError::unsupported_grant_type(grant));
-    }
-    if !client.grant_types.iter().any(|g| g == grant) {
+    if !client.grant_types.iter().any(|g| g == "client_credentials") {
         return Err(OAuthError::unauthorized_client(
             "the client may not use client_credentials",
         ));
     }
-    let scope = granted_scope(&provider, &client, data)?;
-    let audience = granted_audience(&client, data)?;
-    let at = now();
-    let exp = at.saturating_add(i64::try_from(client.access_token_ttl).unwrap_or(i64::MAX));
+    let scope = granted_scope(provider, &client, data)?;
+    let own = [client.client_id.clone()];
+    let audiences = if client.audiences.is_empty() {
+        &own[..]
+    } else {
+        &client.audiences[..]
+    };
     let mut claims = Map::new();
-    claims.insert("iss".into(), provider.issuer.clone().into());
     claims.insert("sub".into(), client.client_id.clone().into());
-    claims.insert("aud".into(), audience);
+    claims.insert("aud".into(), granted_audience(audiences, data)?);
+    claims.insert("client_id".into(), client.client_id.clone().into());
+    let signer = Signer {
+        key: &client.key,
+        who: &client.client_id,
+        ttl: client.access_token_ttl,
+    };
+    issue(engine, view, provider, signer, claims, scope).await
+}
+
+/// Who signs a token and for how long.
+pub(crate) struct Signer<'a> {
+    /// The named key.
+    pub(crate) key: &'a str,
+    /// The id the key's `allowed_client_ids` must allow.
+    pub(crate) who: &'a str,
+    /// The token's life, seconds.
+    pub(crate) ttl: u64,
+}
+
+/// Signs an access token with `claims` plus iss, exp, iat, nbf, jti and scope, and answers it
+/// as RFC 6749 §5.1 (with RFC 8693 §2.2.1's `issued_token_type`).
+pub(crate) async fn issue(
+    engine: &Identity,
+    view: &View,
+    provider: &Provider,
+    signer: Signer<'_>,
+    mut claims: Map<String, Value>,
+    scope: String,
+) -> OAuthResult<Response> {
+    let at = now();
+    let exp = at.saturating_add(i64::try_from(signer.ttl).unwrap_or(i64::MAX));
+    claims.insert("iss".into(), provider.issuer.clone().into());
     claims.insert("exp".into(), exp.into());
     claims.insert("iat".into(), at.into());
     claims.insert("nbf".into(), at.into());
@@ -83,13 +129,13 @@ pub(crate) async fn token(
         .bytes::<16>()
         .map_err(|e| OAuthError::server(qsafe_core::Error::Internal(e.to_string())))?;
     claims.insert("jti".into(), b64url_encode(jti.as_ref()).into());
-    claims.insert("client_id".into(), client.client_id.clone().into());
     if !scope.is_empty() {
         claims.insert("scope".into(), scope.clone().into());
     }
-    let token = sign(engine, view, &client, claims).await?;
+    let token = sign(engine, view, signer.key, signer.who, claims).await?;
     let mut body = json!({
         "access_token": token,
+        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
         "token_type": "Bearer",
         "expires_in": exp - at,
     });
@@ -133,9 +179,9 @@ fn granted_scope(
     Ok(granted.join(" "))
 }
 
-/// The `audience` asked for (one or several, RFC 8693 §2.1), each among the client's
-/// audiences; none asked: the client's audiences, or its own id.
-fn granted_audience(client: &ClientRecord, data: Option<&Value>) -> OAuthResult<Value> {
+/// The `audience` asked for (one or several, RFC 8693 §2.1), each in `allowed`; none asked:
+/// all of `allowed`.
+pub(crate) fn granted_audience(allowed: &[String], data: Option<&Value>) -> OAuthResult<Value> {
     let asked: Vec<String> = match data.and_then(|d| d.get("audience")) {
         None => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
@@ -145,12 +191,6 @@ fn granted_audience(client: &ClientRecord, data: Option<&Value>) -> OAuthResult<
             .collect::<Option<_>>()
             .ok_or_else(|| OAuthError::invalid_request("audience must be strings"))?,
         Some(_) => return Err(OAuthError::invalid_request("audience must be strings")),
-    };
-    let own = [client.client_id.clone()];
-    let allowed: &[String] = if client.audiences.is_empty() {
-        &own
-    } else {
-        &client.audiences
     };
     if let Some(bad) = asked.iter().find(|a| !allowed.contains(a)) {
         let bad: String = bad.chars().take(80).collect();
@@ -169,27 +209,26 @@ fn granted_audience(client: &ClientRecord, data: Option<&Value>) -> OAuthResult<
     })
 }
 
-/// Signs `claims` with the current version of the client's key (off the async workers).
+/// Signs `claims` with the current version of the key `key_name`, which must allow `who`
+/// (off the async workers).
 async fn sign(
     engine: &Identity,
     view: &View,
-    client: &ClientRecord,
+    key_name: &str,
+    who: &str,
     claims: Map<String, Value>,
 ) -> OAuthResult<String> {
     let key = engine
         .keys
-        .load(view, &client.key)
+        .load(view, key_name)
         .await
         .map_err(OAuthError::server)?
         .ok_or_else(|| {
-            OAuthError::server(qsafe_core::Error::Internal(format!(
-                "no key {:?}",
-                client.key
-            )))
+            OAuthError::server(qsafe_core::Error::Internal(format!("no key {key_name:?}")))
         })?;
-    if !key.allows(&client.client_id) {
+    if !key.allows(who) {
         return Err(OAuthError::unauthorized_client(
-            "the client's key does not allow it",
+            "the signing key does not allow it",
         ));
     }
     let pair = engine
@@ -263,6 +302,16 @@ async fn active_claims(
             .is_some()
     {
         return Ok(None);
+    }
+    // A workload's token lives while the workload honours it; a client's while the client
+    // exists.
+    if let Some(workload) = claims.get("workload").and_then(Value::as_str) {
+        let iat = num("iat").unwrap_or(i64::MIN);
+        let sub = claims.get("sub").and_then(Value::as_str);
+        let honoured = crate::workload::load(view, workload)
+            .await?
+            .is_some_and(|w| w.honours(iat) && sub == Some(w.spiffe_id.as_str()));
+        return Ok(honoured.then_some(claims));
     }
     let client_id = claims
         .get("client_id")

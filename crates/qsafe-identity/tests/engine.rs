@@ -429,3 +429,155 @@ async fn introspection_and_revocation() {
         .await;
     assert_eq!(anonymous.status, 401);
 }
+
+impl H {
+    /// Exchanges `join` for a workload token (RFC 8693); the answer.
+    async fn exchange(&self, join: &str) -> Answer {
+        self.oauth(
+            Operation::Write,
+            "oidc/provider/default/token",
+            json!({
+                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": join,
+                "subject_token_type": "urn:qsafe:params:oauth:token-type:join-token",
+            }),
+            None,
+        )
+        .await
+    }
+
+    async fn join(&self, workload: &str) -> String {
+        self.write(&format!("workload/{workload}/join-token"), json!({}))
+            .await["join_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+#[tokio::test]
+async fn every_pod_of_a_workload_gets_the_same_identity_until_it_is_revoked() {
+    let h = H::new().await;
+    h.write("config", json!({"trust_domain": "prod.example"}))
+        .await;
+    let made = h
+        .write(
+            "workload/users-api",
+            json!({"namespace": "shop", "service_account": "users-api", "audiences": ["notify"], "scopes": []}),
+        )
+        .await;
+    let spiffe = "spiffe://prod.example/ns/shop/sa/users-api";
+    assert_eq!(made["spiffe_id"], spiffe);
+    // Two pods (or one pod restarted) with a join token each: one identity.
+    let (first, second) = (h.join("users-api").await, h.join("users-api").await);
+    assert!(first.starts_with("qsj_") && first != second);
+    let mut tokens = Vec::new();
+    for join in [&first, &second] {
+        let a = h.exchange(join).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(
+            a.body["issued_token_type"],
+            "urn:ietf:params:oauth:token-type:access_token"
+        );
+        let token = a.body["access_token"].as_str().unwrap().to_owned();
+        let claims = h.verify(&token).await;
+        assert_eq!(claims["sub"], spiffe);
+        assert_eq!(claims["workload"], "users-api");
+        assert_eq!(claims["aud"], "notify");
+        tokens.push(token);
+    }
+    // A join token works once.
+    let again = h.exchange(&first).await;
+    assert_eq!(
+        (again.status, again.body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        h.exchange("qsj_made-up").await.body["error"],
+        "invalid_grant"
+    );
+    assert!(
+        h.call(
+            Operation::Write,
+            "workload/users-api/join-token",
+            Some(json!({"ttl": "2h"}))
+        )
+        .await
+        .is_err(),
+        "a join token lives an hour at most"
+    );
+    assert!(
+        h.call(
+            Operation::Write,
+            "workload/users-api",
+            Some(json!({"namespace": "other"}))
+        )
+        .await
+        .is_err(),
+        "the SPIFFE ID is fixed"
+    );
+    // Introspection (by some client) sees them active; rotation ends them, new pods carry on.
+    let (cid, csecret) = h.client("gateway", json!({})).await;
+    let caller = (cid.as_str(), csecret.as_str());
+    for t in &tokens {
+        assert_eq!(
+            h.post("introspect", t.clone(), caller).await["active"],
+            true
+        );
+    }
+    h.write("workload/users-api/rotate", json!({})).await;
+    for t in &tokens {
+        assert_eq!(
+            h.post("introspect", t.clone(), caller).await,
+            json!({"active": false})
+        );
+    }
+    // Tokens carry whole seconds: the next second is after the rotation.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let pending = h.join("users-api").await;
+    let fresh = h.exchange(&h.join("users-api").await).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        h.post("introspect", fresh.clone(), caller).await["active"],
+        true
+    );
+    assert_eq!(h.verify(&fresh).await["sub"], spiffe);
+    // Revocation: its tokens fail introspection, no join token is made or honoured.
+    h.write("workload/users-api/revoke", json!({})).await;
+    assert_eq!(
+        h.post("introspect", fresh, caller).await,
+        json!({"active": false})
+    );
+    assert_eq!(h.exchange(&pending).await.body["error"], "invalid_grant");
+    assert!(
+        h.call(
+            Operation::Write,
+            "workload/users-api/join-token",
+            Some(json!({}))
+        )
+        .await
+        .is_err()
+    );
+    assert_eq!(h.read("workload/users-api").await["disabled"], true);
+}
+
+#[tokio::test]
+async fn an_expired_join_token_is_refused() {
+    let h = H::new().await;
+    h.write("workload/batch", json!({})).await;
+    let join = h
+        .write("workload/batch/join-token", json!({"ttl": 1}))
+        .await["join_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let a = h.exchange(&join).await;
+    assert_eq!(a.body["error"], "invalid_grant");
+    assert_eq!(
+        h.read("workload/batch").await["spiffe_id"],
+        "spiffe://qsafe.local/ns/default/sa/batch"
+    );
+}

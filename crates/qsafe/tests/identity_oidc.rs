@@ -213,3 +213,94 @@ async fn the_sdk_verifier_keeps_accepting_valid_tokens_while_qsafe_is_stopped() 
         Err(VerifyError::Unavailable(_))
     ));
 }
+
+/// One pod start: a join token from the operator, exchanged for the workload's token.
+async fn pod_start(http: &reqwest::Client, base: &str) -> String {
+    let join: Value = http
+        .post(format!("{base}/identity/workload/users-api/join-token"))
+        .header("X-Vault-Token", "dev-root")
+        .json(&json!({"ttl": "5m"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let join = join["data"]["join_token"].as_str().unwrap();
+    let answer: Value = http
+        .post(format!("{base}/identity/oidc/provider/default/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token={join}\
+             &subject_token_type=urn:qsafe:params:oauth:token-type:join-token"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_restarted_workload_keeps_its_spiffe_id_and_its_tokens_validate_while_qsafe_is_down() {
+    use qsafe_client::{JwtVerifier, VerifierOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start_dev(dir.path(), port);
+    let http = pq_client(&dir.path().join("ca.pem"));
+    let base = format!("https://127.0.0.1:{port}/v1");
+    let made: Value = http
+        .post(format!("{base}/identity/workload/users-api"))
+        .header("X-Vault-Token", "dev-root")
+        .json(&json!({"namespace": "shop", "audiences": ["notifications"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let spiffe = made["data"]["spiffe_id"].as_str().unwrap().to_owned();
+    assert_eq!(spiffe, "spiffe://qsafe.local/ns/shop/sa/users-api");
+    let verifier = JwtVerifier::for_provider(
+        &sdk::sdk(dir.path(), port),
+        "default",
+        VerifierOptions {
+            audience: Some("notifications".into()),
+            ..VerifierOptions::default()
+        },
+    );
+    // The pod starts, then restarts with a new join token: the same identity both times.
+    let first = pod_start(&http, &base).await;
+    let second = pod_start(&http, &base).await;
+    for token in [&first, &second] {
+        assert_eq!(
+            verifier.verify(token).await.unwrap().subject(),
+            Some(spiffe.as_str())
+        );
+    }
+    // qsafe itself restarts: the workload, its SPIFFE ID and its keys are still there.
+    drop(server);
+    let server = start_dev(dir.path(), port);
+    // (A dev server makes a new TLS certificate at each start.)
+    let http = pq_client(&dir.path().join("ca.pem"));
+    let third = pod_start(&http, &base).await;
+    for token in [&first, &second, &third] {
+        let claims = verifier.verify(token).await.unwrap();
+        assert_eq!(claims.subject(), Some(spiffe.as_str()));
+        assert_eq!(claims.str("workload"), Some("users-api"));
+    }
+    // qsafe stops: the services keep accepting the workload's tokens.
+    drop(server);
+    for token in [&first, &second, &third] {
+        assert_eq!(
+            verifier.verify(token).await.unwrap().subject(),
+            Some(spiffe.as_str())
+        );
+    }
+}

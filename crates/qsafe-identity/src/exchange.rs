@@ -1,0 +1,89 @@
+//! Token exchange (RFC 8693) for workload bootstrap: a pod presents a join token as its
+//! `subject_token` and receives an access token for its workload's logical identity — `sub`
+//! the workload's SPIFFE ID, `workload` its name — whatever pod, restart or replica asks. No
+//! client authentication: the one-time subject token is the credential.
+
+use qsafe_core::Response;
+use qsafe_core::fields::field_str;
+use qsafe_store::View;
+use serde_json::{Map, Value};
+
+use crate::Identity;
+use crate::oauth::OAuthError;
+use crate::provider::Provider;
+use crate::token::{Signer, granted_audience, issue};
+use crate::workload::{self, JOIN_TOKEN_TYPE};
+
+/// The grant type.
+pub(crate) const GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// Exchanges the join token in `subject_token` for the workload's access token.
+pub(crate) async fn exchange(
+    engine: &Identity,
+    view: &View,
+    provider: &Provider,
+    data: Option<&Value>,
+) -> Result<Response, OAuthError> {
+    let field = |name: &'static str| {
+        field_str(data, name)
+            .ok()
+            .flatten()
+            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+    };
+    let subject = field("subject_token")?;
+    let kind = field("subject_token_type")?;
+    if kind != JOIN_TOKEN_TYPE {
+        let kind: String = kind.chars().take(80).collect();
+        return Err(OAuthError::invalid_request(format!(
+            "subject_token_type {kind:?} is not accepted (use {JOIN_TOKEN_TYPE})"
+        )));
+    }
+    let w = workload::redeem(view, subject)
+        .await
+        .map_err(OAuthError::server)?
+        .ok_or_else(|| {
+            OAuthError::invalid_grant(
+                "the join token is unknown, used, expired or its workload disabled",
+            )
+        })?;
+    if !provider.record.allows(&w.spiffe_id) {
+        return Err(OAuthError::unauthorized_client(
+            "this provider does not serve the workload",
+        ));
+    }
+    let own = [w.spiffe_id.clone()];
+    let audiences = if w.audiences.is_empty() {
+        &own[..]
+    } else {
+        &w.audiences[..]
+    };
+    let scope = granted_scope(&w.scopes, data)?;
+    let mut claims = Map::new();
+    claims.insert("sub".into(), w.spiffe_id.clone().into());
+    claims.insert("aud".into(), granted_audience(audiences, data)?);
+    claims.insert("client_id".into(), w.spiffe_id.clone().into());
+    claims.insert("workload".into(), w.name.clone().into());
+    let signer = Signer {
+        key: &w.key,
+        who: &w.spiffe_id,
+        ttl: w.access_token_ttl,
+    };
+    issue(engine, view, provider, signer, claims, scope).await
+}
+
+/// The scopes asked for, each one of the workload's; none asked: all of them.
+fn granted_scope(allowed: &[String], data: Option<&Value>) -> Result<String, OAuthError> {
+    let asked = field_str(data, "scope").ok().flatten().unwrap_or_default();
+    let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
+    if let Some(bad) = asked.iter().find(|s| !allowed.iter().any(|a| a == *s)) {
+        let bad: String = bad.chars().take(80).collect();
+        return Err(OAuthError::invalid_scope(format!(
+            "scope {bad:?} is not allowed"
+        )));
+    }
+    Ok(if asked.is_empty() {
+        allowed.join(" ")
+    } else {
+        asked.join(" ")
+    })
+}

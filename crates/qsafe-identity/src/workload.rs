@@ -1,0 +1,336 @@
+//! Workload identities: a logical service (a name, a SPIFFE ID `spiffe://<trust domain>/ns/<ns>/sa/<sa>`,
+//! the audiences and scopes of its tokens) that outlives the pods running it. A pod proves it
+//! runs the workload with a bootstrap credential — a one-time join token, at most an hour old —
+//! and exchanges it (RFC 8693 token exchange at the provider's token endpoint) for an access
+//! token naming the workload's SPIFFE ID; every pod, after every restart, gets the same identity.
+//! Rotating the workload ends the tokens issued before; revoking it also refuses new exchanges.
+
+use qsafe_core::fields::{field_bool, field_duration, field_str, field_str_list};
+use qsafe_core::record;
+use qsafe_core::{Error, Response, Result};
+use qsafe_crypto::encoding::b64url_encode;
+use qsafe_crypto::hash;
+use qsafe_store::{Expect, View, Write};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::{FORMAT, Identity, key, now};
+
+/// `workloads/<name>`.
+pub(crate) const WORKLOAD_PREFIX: &str = "workloads/";
+/// `join-tokens/<hex SHA-256 of the token>`: unused join tokens.
+const JOIN_PREFIX: &str = "join-tokens/";
+/// `config`: the trust domain.
+const CONFIG: &str = "config";
+/// What a join token starts with.
+const JOIN_TOKEN_PREFIX: &str = "qsj_";
+/// The longest a join token lives, and its default life.
+const JOIN_MAX_TTL: u64 = 3600;
+const JOIN_DEFAULT_TTL: u64 = 600;
+/// The trust domain until one is configured.
+const DEFAULT_TRUST_DOMAIN: &str = "qsafe.local";
+/// The default life of a workload's access token.
+const DEFAULT_TTL: u64 = 3600;
+/// The `subject_token_type` of a join token in a token exchange.
+pub(crate) const JOIN_TOKEN_TYPE: &str = "urn:qsafe:params:oauth:token-type:join-token";
+
+/// The stored workload (docs/formats.md §14).
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct WorkloadRecord {
+    pub(crate) version: u32,
+    pub(crate) name: String,
+    pub(crate) spiffe_id: String,
+    pub(crate) namespace: String,
+    pub(crate) service_account: String,
+    /// Refuses exchanges; its tokens are inactive.
+    pub(crate) disabled: bool,
+    /// Tokens issued before this Unix time are inactive (rotation, revocation).
+    pub(crate) not_before: i64,
+    pub(crate) key: String,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) access_token_ttl: u64,
+}
+
+impl WorkloadRecord {
+    /// Whether a token of this workload issued at `iat` is still good.
+    pub(crate) fn honours(&self, iat: i64) -> bool {
+        !self.disabled && iat >= self.not_before
+    }
+}
+
+/// The engine's configuration.
+#[derive(Serialize, Deserialize)]
+struct Config {
+    version: u32,
+    trust_domain: String,
+}
+
+async fn trust_domain(view: &View) -> Result<String> {
+    Ok(record::load::<Config>(view, CONFIG)
+        .await?
+        .map_or_else(|| DEFAULT_TRUST_DOMAIN.to_owned(), |(c, _)| c.trust_domain))
+}
+
+/// `POST config` `{"trust_domain"}`: a DNS-style name (SPIFFE ID §2.1: lowercase letters,
+/// digits, `.`, `-`, `_`). Workloads made before keep their SPIFFE IDs.
+pub(crate) async fn write_config(view: &View, data: Option<&Value>) -> Result<Response> {
+    let td = field_str(data, "trust_domain")?
+        .ok_or_else(|| Error::InvalidInput("trust_domain is required".into()))?;
+    check_segment("trust_domain", td)?;
+    let loaded = record::load::<Config>(view, CONFIG).await?;
+    let expect = record::expect_of(&loaded);
+    let config = Config {
+        version: FORMAT,
+        trust_domain: td.to_owned(),
+    };
+    record::save(view, CONFIG, &config, expect).await?;
+    Ok(Response::empty())
+}
+
+/// `GET config`.
+pub(crate) async fn read_config(view: &View) -> Result<Response> {
+    Ok(Response::data(
+        json!({"trust_domain": trust_domain(view).await?}),
+    ))
+}
+
+/// A SPIFFE ID path segment or trust domain: 1 to 63 of `a-z 0-9 . - _`.
+fn check_segment(what: &str, s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "{what} {:?}: 1 to 63 of a-z, 0-9, '.', '-', '_'",
+            s.chars().take(64).collect::<String>()
+        )))
+    }
+}
+
+/// `POST workload/:name` `{"namespace", "service_account", "audiences", "scopes",
+/// "access_token_ttl", "key", "disabled"}`: namespace and service account default to `default`
+/// and the name; they fix the SPIFFE ID when the workload is made and cannot change after.
+pub(crate) async fn write(
+    engine: &Identity,
+    view: &View,
+    name: &str,
+    data: Option<&Value>,
+) -> Result<Response> {
+    crate::check_name(name)?;
+    let path = format!("{WORKLOAD_PREFIX}{name}");
+    let loaded = record::load::<WorkloadRecord>(view, &path).await?;
+    let ns = field_str(data, "namespace")?;
+    let sa = field_str(data, "service_account")?;
+    let (mut w, expect) = match loaded {
+        Some((w, revision)) => {
+            if ns.is_some_and(|n| n != w.namespace) || sa.is_some_and(|s| s != w.service_account) {
+                return Err(Error::InvalidInput(
+                    "namespace and service_account are fixed when the workload is made".into(),
+                ));
+            }
+            (w, Expect::Revision(revision))
+        }
+        None => {
+            let (ns, sa) = (ns.unwrap_or("default"), sa.unwrap_or(name));
+            check_segment("namespace", ns)?;
+            check_segment("service_account", sa)?;
+            let td = trust_domain(view).await?;
+            let w = WorkloadRecord {
+                version: FORMAT,
+                name: name.to_owned(),
+                spiffe_id: format!("spiffe://{td}/ns/{ns}/sa/{sa}"),
+                namespace: ns.to_owned(),
+                service_account: sa.to_owned(),
+                disabled: false,
+                not_before: 0,
+                key: key::DEFAULT_KEY.into(),
+                audiences: Vec::new(),
+                scopes: Vec::new(),
+                access_token_ttl: DEFAULT_TTL,
+            };
+            (w, Expect::Absent)
+        }
+    };
+    if let Some(k) = field_str(data, "key")? {
+        crate::check_name(k)?;
+        k.clone_into(&mut w.key);
+    }
+    if let Some(a) = field_str_list(data, "audiences")? {
+        w.audiences = a;
+    }
+    if let Some(s) = field_str_list(data, "scopes")? {
+        w.scopes = s;
+    }
+    if let Some(ttl) = field_duration(data, "access_token_ttl")? {
+        if ttl == 0 {
+            return Err(Error::InvalidInput(
+                "access_token_ttl must be positive".into(),
+            ));
+        }
+        w.access_token_ttl = ttl;
+    }
+    if let Some(d) = field_bool(data, "disabled")? {
+        w.disabled = d;
+    }
+    if w.key == key::DEFAULT_KEY {
+        key::ensure_default(engine, view).await?;
+    } else if engine.keys.load(view, &w.key).await?.is_none() {
+        return Err(Error::InvalidInput(format!("no key {:?}", w.key)));
+    }
+    record::save(view, &path, &w, expect).await?;
+    Ok(Response::data(json!({"spiffe_id": w.spiffe_id})))
+}
+
+/// `GET workload/:name`.
+pub(crate) async fn read(view: &View, name: &str) -> Result<Response> {
+    let w = load(view, name)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no workload {name:?}")))?;
+    Ok(Response::data(json!({
+        "spiffe_id": w.spiffe_id,
+        "namespace": w.namespace,
+        "service_account": w.service_account,
+        "disabled": w.disabled,
+        "not_before": w.not_before,
+        "key": w.key,
+        "audiences": w.audiences,
+        "scopes": w.scopes,
+        "access_token_ttl": w.access_token_ttl,
+    })))
+}
+
+/// The workload `name`.
+pub(crate) async fn load(view: &View, name: &str) -> Result<Option<WorkloadRecord>> {
+    if crate::check_name(name).is_err() {
+        return Ok(None);
+    }
+    Ok(
+        record::load::<WorkloadRecord>(view, &format!("{WORKLOAD_PREFIX}{name}"))
+            .await?
+            .map(|(w, _)| w),
+    )
+}
+
+/// `POST workload/:name/rotate` (tokens issued before now end; new exchanges work) and
+/// `POST workload/:name/revoke` (the same, and the workload is disabled).
+pub(crate) async fn end_tokens(view: &View, name: &str, disable: bool) -> Result<Response> {
+    let path = format!("{WORKLOAD_PREFIX}{name}");
+    let (mut w, revision) = record::load::<WorkloadRecord>(view, &path)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no workload {name:?}")))?;
+    // A token issued in this very second would still pass `iat >= not_before`; one second more
+    // ends it too (tokens carry whole seconds).
+    w.not_before = now().saturating_add(1);
+    w.disabled |= disable;
+    record::save(view, &path, &w, Expect::Revision(revision)).await?;
+    Ok(Response::empty())
+}
+
+/// A stored join token.
+#[derive(Serialize, Deserialize)]
+struct JoinRecord {
+    version: u32,
+    workload: String,
+    expires_at: i64,
+}
+
+fn join_key(token: &str) -> String {
+    format!(
+        "{JOIN_PREFIX}{}",
+        hex::encode(hash::sha256(token.as_bytes()))
+    )
+}
+
+/// `POST workload/:name/join-token` `{"ttl"}` (at most 1h, default 10m): a one-time bootstrap
+/// credential, shown this once and stored as its SHA-256.
+pub(crate) async fn join_token(
+    engine: &Identity,
+    view: &View,
+    name: &str,
+    data: Option<&Value>,
+) -> Result<Response> {
+    let w = load(view, name)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no workload {name:?}")))?;
+    if w.disabled {
+        return Err(Error::InvalidInput(format!(
+            "workload {name:?} is disabled"
+        )));
+    }
+    let ttl = field_duration(data, "ttl")?.unwrap_or(JOIN_DEFAULT_TTL);
+    if ttl == 0 || ttl > JOIN_MAX_TTL {
+        return Err(Error::InvalidInput(format!(
+            "ttl {ttl}s: a join token lives 1s to {JOIN_MAX_TTL}s"
+        )));
+    }
+    let random = engine
+        .rng
+        .bytes::<32>()
+        .map_err(|e| Error::Internal(format!("random: {e}")))?;
+    let token = Zeroizing::new(format!(
+        "{JOIN_TOKEN_PREFIX}{}",
+        b64url_encode(random.as_ref())
+    ));
+    let expires_at = now().saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
+    let stored = JoinRecord {
+        version: FORMAT,
+        workload: name.to_owned(),
+        expires_at,
+    };
+    view.transact(&[
+        Write::put(join_key(&token), record::encode(&stored)?).expecting(Expect::Absent)
+    ])
+    .await
+    .map_err(record::conflict)?;
+    Ok(Response::data(json!({
+        "join_token": token.as_str(),
+        "expires_at": expires_at,
+        "spiffe_id": w.spiffe_id,
+    })))
+}
+
+/// Spends a join token: the workload it names if it was unused, unexpired, and the workload is
+/// enabled. A token is spent even when the answer is no (a failed attempt used it up).
+pub(crate) async fn redeem(view: &View, token: &str) -> Result<Option<WorkloadRecord>> {
+    if !token.starts_with(JOIN_TOKEN_PREFIX) || token.len() > 128 {
+        return Ok(None);
+    }
+    let key = join_key(token);
+    let Some((join, revision)) = record::load::<JoinRecord>(view, &key).await? else {
+        return Ok(None);
+    };
+    // Deleted under its revision: of two pods racing with one token, one wins.
+    match view
+        .transact(&[Write::delete(&key).expecting(Expect::Revision(revision))])
+        .await
+    {
+        Ok(_) => {}
+        Err(qsafe_store::Error::Conflict { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    if join.expires_at <= now() {
+        return Ok(None);
+    }
+    Ok(load(view, &join.workload).await?.filter(|w| !w.disabled))
+}
+
+/// Deletes expired join tokens (periodic upkeep).
+pub(crate) async fn tidy_join_tokens(view: &View) -> Result<()> {
+    let at = now();
+    for path in crate::all_keys(view, JOIN_PREFIX).await? {
+        if let Some((j, revision)) = record::load::<JoinRecord>(view, &path).await?
+            && j.expires_at <= at
+        {
+            let _ = view
+                .transact(&[Write::delete(&path).expecting(Expect::Revision(revision))])
+                .await;
+        }
+    }
+    Ok(())
+}
