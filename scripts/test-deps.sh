@@ -4,6 +4,8 @@
 #     (Python `cryptography` for ML-DSA/ML-KEM/ECDSA/Ed25519 keys and signatures,
 #      `jwcrypto` for RFC 9964 ML-DSA JOSE, `hvac` and OpenBao's `bao` CLI for Vault-API
 #      compatibility).
+#   - Debian's `chromium` (headless), for the OIDC login page end to end
+#     (crates/qsafe/tests/identity_oidc.rs), installed with apt-get when missing.
 # Called by scripts/test.sh; safe to run by hand. Needs python3 with venv and PyPI access.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,3 +25,10 @@ import hvac
 print(f"test peers: cryptography {cryptography.__version__}, jwcrypto {jwcrypto.__version__ if hasattr(jwcrypto, '__version__') else 'installed'}, hvac {hvac.__version__ if hasattr(hvac, '__version__') else 'installed'}")
 PY
 bash "$root/scripts/openssl-peer.sh"  # OpenSSL 3.5 CLI under .peers/ (crates/qsafe/tests/openssl_interop.rs)
+if [[ ! -x /usr/bin/chromium ]]; then
+  echo "test-deps: installing Debian's chromium (the OIDC login page test)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2 \
+    || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2; }
+fi
+echo "test peer: $(/usr/bin/chromium --version 2>/dev/null || echo 'chromium missing')"
+

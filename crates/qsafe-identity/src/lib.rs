@@ -5,13 +5,16 @@
 //!
 //! Mounted once, at `identity/`, on every server (as Vault's identity store).
 
+mod authorize;
 mod client;
 mod exchange;
+mod grant;
 mod key;
 mod oauth;
 mod provider;
 mod scope;
 mod token;
+mod user;
 mod workload;
 
 use std::sync::{Arc, RwLock};
@@ -176,6 +179,25 @@ impl Engine for Identity {
             (["oidc", "assignment", n], Write) => scope::write_assignment(view, n, data).await,
             (["oidc", "assignment", n], Read) => scope::read_assignment(view, n).await,
             (["oidc", "assignment", n], Delete) => delete(view, scope::ASSIGNMENT_PREFIX, n).await,
+            (["oidc", "provider", n, "authorize"], Read | Write) => {
+                let provider = self
+                    .providers
+                    .load(self, view, n)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("no provider {n:?}")))?;
+                if request.operation == Write {
+                    authorize::submit(self, view, &provider, data).await
+                } else {
+                    authorize::show(self, view, &provider, data).await
+                }
+            }
+            (["oidc", "provider", n, "userinfo"], Read | Write) => {
+                token::answer(grant::userinfo(self, view, n, request).await)
+            }
+            (["user"], List | Read) => list(view, user::USER_PREFIX, "users").await,
+            (["user", n], Write) => user::write(self, view, n, data).await,
+            (["user", n], Read) => user::read(view, n).await,
+            (["user", n], Delete) => delete(view, user::USER_PREFIX, n).await,
             (["config"], Read) => workload::read_config(view).await,
             (["config"], Write) => workload::write_config(view, data).await,
             (["workload"], List | Read) => list(view, workload::WORKLOAD_PREFIX, "workloads").await,
@@ -195,8 +217,8 @@ impl Engine for Identity {
         }
     }
 
-    /// Discovery and JWKS are public; the token, introspection and revocation endpoints
-    /// authenticate OAuth clients themselves.
+    /// Discovery, JWKS and the login page are public; the token, introspection and revocation
+    /// endpoints authenticate OAuth clients themselves, userinfo its bearer token.
     fn unauthenticated(&self, path: &str, operation: Operation) -> bool {
         let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
         matches!(
@@ -213,6 +235,9 @@ impl Engine for Identity {
             ) | (
                 ["oidc", "provider", _, "token" | "introspect" | "revoke"],
                 Operation::Write
+            ) | (
+                ["oidc", "provider", _, "authorize" | "userinfo"],
+                Operation::Read | Operation::Write
             )
         )
     }
@@ -221,6 +246,7 @@ impl Engine for Identity {
     async fn periodic(&self, view: &View) -> Result<()> {
         key::rotate_due(self, view).await?;
         token::tidy_revoked(view).await?;
+        grant::tidy(view).await?;
         workload::tidy_join_tokens(view).await
     }
 }

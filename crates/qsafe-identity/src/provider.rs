@@ -210,21 +210,33 @@ pub(crate) async fn discovery(
     for k in keys_of(engine, view, &p).await? {
         algs.insert(k.algorithm.clone());
     }
-    let mut scopes = vec!["openid".to_owned()];
+    let mut scopes: Vec<String> = ["openid", "profile", "email", "groups"]
+        .map(str::to_owned)
+        .to_vec();
     scopes.extend(p.record.scopes_supported.iter().cloned());
     let auth_methods = json!(["client_secret_basic", "client_secret_post"]);
     let doc = json!({
         "issuer": p.issuer,
-        "jwks_uri": format!("{}/.well-known/keys", p.issuer),
+        "authorization_endpoint": format!("{}/authorize", p.issuer),
         "token_endpoint": format!("{}/token", p.issuer),
+        "userinfo_endpoint": format!("{}/userinfo", p.issuer),
+        "jwks_uri": format!("{}/.well-known/keys", p.issuer),
         "introspection_endpoint": format!("{}/introspect", p.issuer),
         "revocation_endpoint": format!("{}/revoke", p.issuer),
-        "grant_types_supported": ["client_credentials", crate::exchange::GRANT],
-        "response_types_supported": [],
+        "grant_types_supported": [
+            "authorization_code", "refresh_token", "client_credentials", crate::exchange::GRANT
+        ],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
         "scopes_supported": scopes,
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp",
+            "preferred_username", "name", "email", "groups"
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
     });

@@ -32,6 +32,18 @@ struct Revoked {
     exp: i64,
 }
 
+/// Records access token `jti` (expiring at `exp`) as revoked.
+pub(crate) async fn revoke_jti(view: &View, jti: &str, exp: i64) -> Result<()> {
+    let body = record::encode(&Revoked { exp })?;
+    match view
+        .transact(&[Write::put(format!("{REVOKED_PREFIX}{jti}"), body).expecting(Expect::Absent)])
+        .await
+    {
+        Ok(_) | Err(qsafe_store::Error::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 type OAuthResult<T> = std::result::Result<T, OAuthError>;
 
 /// Folds an OAuth outcome into the engine's answer.
@@ -56,6 +68,10 @@ pub(crate) async fn token(
     match grant {
         "client_credentials" => client_credentials(engine, view, &provider, request).await,
         crate::exchange::GRANT => crate::exchange::exchange(engine, view, &provider, data).await,
+        "authorization_code" => {
+            crate::grant::authorization_code(engine, view, &provider, request).await
+        }
+        "refresh_token" => crate::grant::refresh(engine, view, &provider, request).await,
         other => Err(OAuthError::unsupported_grant_type(other)),
     }
 }
@@ -115,9 +131,29 @@ pub(crate) async fn issue(
     view: &View,
     provider: &Provider,
     signer: Signer<'_>,
-    mut claims: Map<String, Value>,
+    claims: Map<String, Value>,
     scope: String,
 ) -> OAuthResult<Response> {
+    let minted = mint(engine, view, provider, signer, claims, scope).await?;
+    Ok(json_response(&minted.body))
+}
+
+/// An access token made by [`mint`]: the token response body, its `jti` and `exp`.
+pub(crate) struct Minted {
+    pub(crate) body: Value,
+    pub(crate) jti: String,
+    pub(crate) exp: i64,
+}
+
+/// Signs an access token (see [`issue`]) and answers the token response body.
+pub(crate) async fn mint(
+    engine: &Identity,
+    view: &View,
+    provider: &Provider,
+    signer: Signer<'_>,
+    mut claims: Map<String, Value>,
+    scope: String,
+) -> OAuthResult<Minted> {
     let at = now();
     let exp = at.saturating_add(i64::try_from(signer.ttl).unwrap_or(i64::MAX));
     claims.insert("iss".into(), provider.issuer.clone().into());
@@ -128,11 +164,12 @@ pub(crate) async fn issue(
         .rng
         .bytes::<16>()
         .map_err(|e| OAuthError::server(qsafe_core::Error::Internal(e.to_string())))?;
-    claims.insert("jti".into(), b64url_encode(jti.as_ref()).into());
+    let jti = b64url_encode(jti.as_ref());
+    claims.insert("jti".into(), jti.clone().into());
     if !scope.is_empty() {
         claims.insert("scope".into(), scope.clone().into());
     }
-    let token = sign(engine, view, signer.key, signer.who, claims).await?;
+    let token = sign(engine, view, signer.key, signer.who, "at+jwt", claims).await?;
     let mut body = json!({
         "access_token": token,
         "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
@@ -142,10 +179,14 @@ pub(crate) async fn issue(
     if !scope.is_empty() {
         body["scope"] = scope.into();
     }
-    Ok(json_response(&body))
+    Ok(Minted { body, jti, exp })
 }
 
-async fn provider_of(engine: &Identity, view: &View, name: &str) -> OAuthResult<Provider> {
+pub(crate) async fn provider_of(
+    engine: &Identity,
+    view: &View,
+    name: &str,
+) -> OAuthResult<Provider> {
     engine
         .providers
         .load(engine, view, name)
@@ -209,13 +250,14 @@ pub(crate) fn granted_audience(allowed: &[String], data: Option<&Value>) -> OAut
     })
 }
 
-/// Signs `claims` with the current version of the key `key_name`, which must allow `who`
-/// (off the async workers).
-async fn sign(
+/// Signs `claims` as a JWT of type `typ` with the current version of the key `key_name`, which
+/// must allow `who` (off the async workers).
+pub(crate) async fn sign(
     engine: &Identity,
     view: &View,
     key_name: &str,
     who: &str,
+    typ: &'static str,
     claims: Map<String, Value>,
 ) -> OAuthResult<String> {
     let key = engine
@@ -238,7 +280,7 @@ async fn sign(
     let payload = Value::Object(claims).to_string();
     qsafe_core::cpu::run("token", move || {
         let mut header = Map::new();
-        header.insert("typ".into(), "at+jwt".into());
+        header.insert("typ".into(), typ.into());
         if let Some(kid) = pair.kid() {
             header.insert("kid".into(), kid.into());
         }
@@ -255,7 +297,7 @@ async fn sign(
 
 /// The claims of `token` if it is one of `provider`'s, its signature valid under a published
 /// key, unexpired, not revoked and its client still there.
-async fn active_claims(
+pub(crate) async fn active_claims(
     engine: &Identity,
     view: &View,
     provider: &Provider,
@@ -312,6 +354,13 @@ async fn active_claims(
             .await?
             .is_some_and(|w| w.honours(iat) && sub == Some(w.spiffe_id.as_str()));
         return Ok(honoured.then_some(claims));
+    }
+    if let Some(user) = claims.get("user").and_then(Value::as_str)
+        && !crate::user::load(view, user).await?.is_some_and(|u| {
+            !u.disabled && claims.get("sub").and_then(Value::as_str) == Some(u.id.as_str())
+        })
+    {
+        return Ok(None);
     }
     let client_id = claims
         .get("client_id")
@@ -382,16 +431,9 @@ pub(crate) async fn revoke(
             claims.get("exp").and_then(Value::as_i64),
         )
     {
-        let body = record::encode(&Revoked { exp }).map_err(OAuthError::server)?;
-        match view
-            .transact(&[
-                Write::put(format!("{REVOKED_PREFIX}{jti}"), body).expecting(Expect::Absent)
-            ])
+        revoke_jti(view, jti, exp)
             .await
-        {
-            Ok(_) | Err(qsafe_store::Error::Conflict { .. }) => {}
-            Err(e) => return Err(OAuthError::server(e.into())),
-        }
+            .map_err(OAuthError::server)?;
     }
     Ok(json_response(&json!({})))
 }

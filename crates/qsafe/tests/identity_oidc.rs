@@ -1,8 +1,10 @@
 //! The OIDC provider against a real `qsafe dev`: an independent client and verifier (Python's
 //! standard library and `jwcrypto`, `tests/compat/oidc_jwcrypto.py`) gets client_credentials
 //! tokens and validates them from the published JWKS alone; and the same flow over HTTP with
-//! reqwest, with a refused secret that issues nothing and is audited; and the SDK's verifier
-//! and bearer-token layer, which keep accepting valid tokens while qsafe is stopped.
+//! reqwest, with a refused secret that issues nothing and is audited; the SDK's verifier and
+//! bearer-token layer, which keep accepting valid tokens while qsafe is stopped; workloads that
+//! keep their identity across restarts; and the authorization-code + PKCE flow, scripted over
+//! HTTP and in a real headless Chromium (`tests/compat/oidc_browser.py`).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::path::Path;
@@ -17,7 +19,7 @@ mod peers;
 #[allow(dead_code, reason = "only the client maker is used here")]
 mod sdk;
 
-use dev::{free_port, pq_client, start_dev};
+use dev::{free_port, pq_client, start_dev, start_dev_with};
 use peers::text;
 use serde_json::{Value, json};
 
@@ -303,4 +305,170 @@ async fn a_restarted_workload_keeps_its_spiffe_id_and_its_tokens_validate_while_
             Some(spiffe.as_str())
         );
     }
+}
+
+/// Debian's Chromium, or `None` (after saying so) outside CI; with `CI=true` a missing browser
+/// fails the test (scripts/test-deps.sh installs it).
+fn chromium() -> Option<std::path::PathBuf> {
+    let path = std::path::PathBuf::from("/usr/bin/chromium");
+    if path.exists() {
+        return Some(path);
+    }
+    let why = "chromium missing: run scripts/test-deps.sh";
+    assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "{why}");
+    eprintln!("SKIPPED: {why}");
+    None
+}
+
+#[test]
+fn the_code_flow_works_in_headless_chromium() {
+    let Some(python) = peers::python(&["jwcrypto"]) else {
+        return;
+    };
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_dev_with(dir.path(), port, &["--insecure-http"]);
+    let out = Command::new(&python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/oidc_browser.py"))
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg(chromium)
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("oidc browser ok"), "{said}");
+}
+
+#[tokio::test]
+async fn the_code_flow_works_for_a_scripted_client_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_dev(dir.path(), port);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_preconfigured(dev::pq_tls_config(&dir.path().join("ca.pem")))
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}/v1");
+    let admin = |path: &str, body: Value| {
+        http.post(format!("{base}/{path}"))
+            .header("X-Vault-Token", "dev-root")
+            .json(&body)
+            .send()
+    };
+    admin(
+        "identity/user/bob",
+        json!({"password": "a long passphrase", "groups": ["ops"]}),
+    )
+    .await
+    .unwrap();
+    let redirect = "https://app.example/callback";
+    let created: Value = admin(
+        "identity/oidc/client/portal",
+        json!({"redirect_uris": [redirect], "assignments": ["group:ops"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let (id, secret) = (
+        created["data"]["client_id"].as_str().unwrap().to_owned(),
+        created["data"]["client_secret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    let verifier = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag";
+    let challenge =
+        qsafe_crypto::encoding::b64url_encode(&qsafe_crypto::hash::sha256(verifier.as_bytes()));
+    let params = [
+        ("client_id", id.as_str()),
+        ("redirect_uri", redirect),
+        ("response_type", "code"),
+        ("scope", "openid profile groups"),
+        ("state", "s1"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let authorize = format!("{base}/identity/oidc/provider/default/authorize");
+    let page = http
+        .get(format!("{authorize}?{}", serde_urlencoded_body(&params)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("name=\"password\""));
+    let mut form: Vec<(&str, &str)> = params.to_vec();
+    form.extend([("username", "bob"), ("password", "a long passphrase")]);
+    let body = serde_urlencoded_body(&form);
+    let signed_in = http
+        .post(&authorize)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 302);
+    let location = signed_in.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(redirect), "{location}");
+    let code = location
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("code="))
+        .unwrap()
+        .to_owned();
+    let tokens: Value = http
+        .post(format!("{base}/identity/oidc/provider/default/token"))
+        .basic_auth(&id, Some(&secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded_body(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", verifier),
+            ("redirect_uri", redirect),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{tokens}"));
+    assert!(tokens["id_token"].as_str().is_some() && tokens["refresh_token"].as_str().is_some());
+    let info: Value = http
+        .get(format!("{base}/identity/oidc/provider/default/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["preferred_username"], "bob");
+    assert_eq!(info["groups"], json!(["ops"]));
+}
+
+/// `application/x-www-form-urlencoded` of `pairs`.
+fn serde_urlencoded_body(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

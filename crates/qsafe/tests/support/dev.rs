@@ -52,6 +52,11 @@ pub(crate) fn wait_for(stream: impl Read + Send + 'static, ready: &str) {
 
 /// `qsafe dev --root-token dev-root` on `port` with its data in `dir`, once it listens.
 pub(crate) fn start_dev(dir: &Path, port: u16) -> Server {
+    start_dev_with(dir, port, &[])
+}
+
+/// The same with more arguments (`--insecure-http`).
+pub(crate) fn start_dev_with(dir: &Path, port: u16, extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_qsafe"))
         .args([
             "dev",
@@ -60,6 +65,7 @@ pub(crate) fn start_dev(dir: &Path, port: u16) -> Server {
             "--root-token",
             "dev-root",
         ])
+        .args(extra)
         .arg("--data-dir")
         .arg(dir)
         .stdout(Stdio::piped())
@@ -75,18 +81,22 @@ pub(crate) fn start_dev(dir: &Path, port: u16) -> Server {
 
 /// An HTTPS client trusting the PEM bundle `ca` (it offers ML-DSA and X25519MLKEM768).
 pub(crate) fn pq_client(ca: &Path) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(pq_tls_config(ca))
+        .build()
+        .unwrap()
+}
+
+/// The rustls configuration of [`pq_client`].
+pub(crate) fn pq_tls_config(ca: &Path) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .build()
-        .unwrap()
+        .with_no_client_auth()
 }
