@@ -15,7 +15,7 @@ mod salt;
 mod sys;
 pub mod token;
 
-pub use crate::core::{Core, Credential, Request, new_uuid};
+pub use crate::core::{Core, CoreHandle, Credential, Request, new_uuid};
 pub use certlog::{CertificateLog, IssuedCertificate, TracingCertificateLog};
 pub use engine::{
     Authorization, Engine, EngineFactory, EngineRequest, Operation, RawBody, Requester, Response,

@@ -1,6 +1,7 @@
 //! Token exchange (RFC 8693) for workload bootstrap: a pod presents a join token as its
 //! `subject_token` and receives an access token for its workload's logical identity — `sub`
-//! the workload's SPIFFE ID, `workload` its name — whatever pod, restart or replica asks. No
+//! the workload's SPIFFE ID, `workload` its name — whatever pod, restart or replica asks — and,
+//! given a CSR, a certificate from the workload's PKI mount with the SPIFFE ID as URI SAN. No
 //! client authentication: the one-time subject token is the credential.
 
 use qsafe_core::Response;
@@ -10,8 +11,9 @@ use serde_json::{Map, Value};
 
 use crate::Identity;
 use crate::oauth::OAuthError;
+use crate::oauth::json_response;
 use crate::provider::Provider;
-use crate::token::{Signer, granted_audience, issue};
+use crate::token::{Signer, granted_audience, mint};
 use crate::workload::{self, JOIN_TOKEN_TYPE};
 
 /// The grant type.
@@ -68,7 +70,34 @@ pub(crate) async fn exchange(
         who: &w.spiffe_id,
         ttl: w.access_token_ttl,
     };
-    issue(engine, view, provider, signer, claims, scope).await
+    // A CSR asks for the workload's certificate too (the key never leaves the pod).
+    let csr = field_str(data, "csr").ok().flatten();
+    if csr.is_some() && w.pki_mount.is_none() {
+        return Err(OAuthError::invalid_request(
+            "the workload has no pki_mount: no certificate can be issued",
+        ));
+    }
+    let mut body = mint(engine, view, provider, signer, claims, scope)
+        .await?
+        .body;
+    if let Some(csr) = csr {
+        let cert = workload::certificate(engine, view, &w, csr)
+            .await
+            .map_err(|e| match e {
+                qsafe_core::Error::InvalidInput(why) => OAuthError::invalid_request(why),
+                other => OAuthError::server(other),
+            })?;
+        for field in [
+            "certificate",
+            "issuing_ca",
+            "ca_chain",
+            "serial_number",
+            "expiration",
+        ] {
+            body[field] = cert[field].clone();
+        }
+    }
+    Ok(json_response(&body))
 }
 
 /// The scopes asked for, each one of the workload's; none asked: all of them.

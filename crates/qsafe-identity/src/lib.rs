@@ -21,7 +21,9 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use qsafe_core::record::all_keys;
-use qsafe_core::{Engine, EngineFactory, EngineRequest, Error, Operation, Response, Result};
+use qsafe_core::{
+    CoreHandle, Engine, EngineFactory, EngineRequest, Error, Operation, Response, Result,
+};
 use qsafe_crypto::Rng;
 use qsafe_store::View;
 use serde_json::{Value, json};
@@ -52,12 +54,14 @@ impl ApiAddr {
 #[derive(Debug, Clone)]
 pub struct IdentityFactory {
     api_addr: ApiAddr,
+    core: CoreHandle,
 }
 
 impl IdentityFactory {
-    /// A factory whose providers' issuers start with `api_addr` unless a provider sets its own.
-    pub fn new(api_addr: ApiAddr) -> Self {
-        Self { api_addr }
+    /// A factory whose providers' issuers start with `api_addr` unless a provider sets its own,
+    /// and whose workloads get certificates from PKI mounts through `core`.
+    pub fn new(api_addr: ApiAddr, core: CoreHandle) -> Self {
+        Self { api_addr, core }
     }
 }
 
@@ -69,6 +73,7 @@ impl EngineFactory for IdentityFactory {
     fn build(&self, _options: &Value) -> Result<Arc<dyn Engine>> {
         Ok(Arc::new(Identity {
             api_addr: self.api_addr.clone(),
+            core: self.core.clone(),
             rng: Rng::new(),
             keys: key::KeyCache::default(),
             clients: client::ClientCache::default(),
@@ -80,6 +85,7 @@ impl EngineFactory for IdentityFactory {
 /// The engine.
 pub(crate) struct Identity {
     pub(crate) api_addr: ApiAddr,
+    pub(crate) core: CoreHandle,
     pub(crate) rng: Rng,
     pub(crate) keys: key::KeyCache,
     pub(crate) clients: client::ClientCache,
@@ -208,7 +214,10 @@ impl Engine for Identity {
                 workload::join_token(self, view, n, data).await
             }
             (["workload", n, "rotate"], Write) => workload::end_tokens(view, n, false).await,
-            (["workload", n, "revoke"], Write) => workload::end_tokens(view, n, true).await,
+            (["workload", n, "revoke"], Write) => {
+                workload::end_tokens(view, n, true).await?;
+                workload::revoke_certificates(self, view, n).await
+            }
             _ => Err(Error::NotFound(format!(
                 "unsupported path: no identity path {:?} for {}",
                 request.path,

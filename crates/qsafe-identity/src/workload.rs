@@ -32,6 +32,10 @@ const JOIN_DEFAULT_TTL: u64 = 600;
 const DEFAULT_TRUST_DOMAIN: &str = "qsafe.local";
 /// The default life of a workload's access token.
 const DEFAULT_TTL: u64 = 3600;
+/// The default life of a workload's certificate: a day, as the mission's services use.
+const DEFAULT_CERT_TTL: u64 = 24 * 3600;
+/// `workload-certs/<workload>/<serial>`: certificates issued to a workload, for revocation.
+const CERTS_PREFIX: &str = "workload-certs/";
 /// The `subject_token_type` of a join token in a token exchange.
 pub(crate) const JOIN_TOKEN_TYPE: &str = "urn:qsafe:params:oauth:token-type:join-token";
 
@@ -51,6 +55,23 @@ pub(crate) struct WorkloadRecord {
     pub(crate) audiences: Vec<String>,
     pub(crate) scopes: Vec<String>,
     pub(crate) access_token_ttl: u64,
+    /// The PKI mount that signs its certificates (none: no certificates).
+    #[serde(default)]
+    pub(crate) pki_mount: Option<String>,
+    /// The role of that mount used (it must allow the SPIFFE ID as a URI SAN).
+    #[serde(default = "default_role")]
+    pub(crate) pki_role: String,
+    /// Certificate life, seconds.
+    #[serde(default = "default_cert_ttl")]
+    pub(crate) cert_ttl: u64,
+}
+
+fn default_role() -> String {
+    "workload".into()
+}
+
+fn default_cert_ttl() -> u64 {
+    DEFAULT_CERT_TTL
 }
 
 impl WorkloadRecord {
@@ -153,6 +174,9 @@ pub(crate) async fn write(
                 audiences: Vec::new(),
                 scopes: Vec::new(),
                 access_token_ttl: DEFAULT_TTL,
+                pki_mount: None,
+                pki_role: default_role(),
+                cert_ttl: DEFAULT_CERT_TTL,
             };
             (w, Expect::Absent)
         }
@@ -178,6 +202,19 @@ pub(crate) async fn write(
     if let Some(d) = field_bool(data, "disabled")? {
         w.disabled = d;
     }
+    if let Some(m) = field_str(data, "pki_mount")? {
+        w.pki_mount = (!m.is_empty()).then(|| m.trim_matches('/').to_owned());
+    }
+    if let Some(r) = field_str(data, "pki_role")? {
+        crate::check_name(r)?;
+        r.clone_into(&mut w.pki_role);
+    }
+    if let Some(ttl) = field_duration(data, "cert_ttl")? {
+        if ttl == 0 {
+            return Err(Error::InvalidInput("cert_ttl must be positive".into()));
+        }
+        w.cert_ttl = ttl;
+    }
     if w.key == key::DEFAULT_KEY {
         key::ensure_default(engine, view).await?;
     } else if engine.keys.load(view, &w.key).await?.is_none() {
@@ -202,6 +239,9 @@ pub(crate) async fn read(view: &View, name: &str) -> Result<Response> {
         "audiences": w.audiences,
         "scopes": w.scopes,
         "access_token_ttl": w.access_token_ttl,
+        "pki_mount": w.pki_mount,
+        "pki_role": w.pki_role,
+        "cert_ttl": w.cert_ttl,
     })))
 }
 
@@ -333,4 +373,96 @@ pub(crate) async fn tidy_join_tokens(view: &View) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A certificate issued to a workload.
+#[derive(Serialize, Deserialize)]
+struct CertRecord {
+    version: u32,
+    mount: String,
+    not_after: Option<i64>,
+}
+
+/// Has the workload's PKI mount sign `csr` (PEM PKCS#10) for its SPIFFE ID (the URI SAN, no
+/// common name), valid `cert_ttl`; answers the PKI engine's `data` (certificate, issuing_ca,
+/// ca_chain, serial_number) and records the serial for [`revoke_certificates`].
+pub(crate) async fn certificate(
+    engine: &Identity,
+    view: &View,
+    w: &WorkloadRecord,
+    csr: &str,
+) -> Result<Value> {
+    let mount = w.pki_mount.as_deref().ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "workload {:?} has no pki_mount for certificates",
+            w.name
+        ))
+    })?;
+    let core = engine.core.get().ok_or_else(|| {
+        Error::Internal("the core is not reachable from the identity engine".into())
+    })?;
+    let answer = core
+        .execute_internal(
+            &format!("identity/workload/{}", w.name),
+            qsafe_core::Operation::Write,
+            &format!("{mount}/sign/{}", w.pki_role),
+            Some(json!({
+                "csr": csr,
+                "uri_sans": w.spiffe_id,
+                "ttl": w.cert_ttl,
+                "exclude_cn_from_sans": true,
+            })),
+        )
+        .await?;
+    let data = answer
+        .data
+        .ok_or_else(|| Error::Internal("the PKI engine answered no certificate".into()))?;
+    let serial = data["serial_number"]
+        .as_str()
+        .ok_or_else(|| Error::Internal("the PKI engine answered no serial".into()))?;
+    let stored = CertRecord {
+        version: FORMAT,
+        mount: mount.to_owned(),
+        not_after: data["expiration"].as_i64(),
+    };
+    view.put(
+        &format!("{CERTS_PREFIX}{}/{serial}", w.name),
+        &record::encode(&stored)?,
+    )
+    .await?;
+    Ok(data)
+}
+
+/// Revokes every certificate issued to workload `name` (its revocation), through the PKI
+/// mounts that signed them.
+pub(crate) async fn revoke_certificates(
+    engine: &Identity,
+    view: &View,
+    name: &str,
+) -> Result<Response> {
+    let prefix = format!("{CERTS_PREFIX}{name}/");
+    let paths = crate::all_keys(view, &prefix).await?;
+    if paths.is_empty() {
+        return Ok(Response::empty());
+    }
+    let core = engine.core.get().ok_or_else(|| {
+        Error::Internal("the core is not reachable from the identity engine".into())
+    })?;
+    let mut revoked = 0usize;
+    for path in paths {
+        let Some((cert, _)) = record::load::<CertRecord>(view, &path).await? else {
+            continue;
+        };
+        let serial = &path[prefix.len()..];
+        core.execute_internal(
+            &format!("identity/workload/{name}"),
+            qsafe_core::Operation::Write,
+            &format!("{}/revoke", cert.mount),
+            Some(json!({"serial_number": serial})),
+        )
+        .await?;
+        view.delete(&path).await?;
+        revoked += 1;
+    }
+    Ok(Response::data(json!({"revoked_certificates": revoked})))
 }

@@ -34,7 +34,9 @@ impl H {
             .unwrap();
         let addr = ApiAddr::default();
         addr.set(ADDR);
-        let engine = IdentityFactory::new(addr).build(&json!({})).unwrap();
+        let engine = IdentityFactory::new(addr, qsafe_core::CoreHandle::default())
+            .build(&json!({}))
+            .unwrap();
         Self {
             engine,
             view,

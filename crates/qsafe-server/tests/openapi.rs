@@ -31,6 +31,7 @@ async fn every_documented_operation_is_served() {
         "identity/",
         Arc::new(qsafe_identity::IdentityFactory::new(
             qsafe_identity::ApiAddr::default(),
+            qsafe_core::CoreHandle::default(),
         )),
     );
     let core = Arc::new(core);

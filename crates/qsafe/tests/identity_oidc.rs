@@ -472,3 +472,95 @@ fn enc(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_workload_gets_a_spiffe_certificate_at_exchange_and_revocation_revokes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_dev(dir.path(), port);
+    let http = pq_client(&dir.path().join("ca.pem"));
+    let base = format!("https://127.0.0.1:{port}/v1");
+    let admin = async |path: &str, body: Value| -> Value {
+        let resp = http
+            .post(format!("{base}/{path}"))
+            .header("X-Vault-Token", "dev-root")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap_or(Value::Null)
+    };
+    admin("sys/mounts/pki", json!({"type": "pki"})).await;
+    admin(
+        "pki/root/generate/internal",
+        json!({"common_name": "workload root", "ttl": "8760h"}),
+    )
+    .await;
+    admin(
+        "pki/roles/workload",
+        json!({"allowed_uri_sans": ["spiffe://qsafe.local/*"], "require_cn": false,
+               "key_type": "any", "server_flag": true, "client_flag": true, "max_ttl": "24h"}),
+    )
+    .await;
+    admin(
+        "identity/workload/users-api",
+        json!({"namespace": "shop", "pki_mount": "pki"}),
+    )
+    .await;
+    let join =
+        admin("identity/workload/users-api/join-token", json!({})).await["data"]["join_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    // The pod's own ML-DSA-65 key; only its CSR leaves the pod.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ML_DSA_65).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let csr = params.serialize_request(&key).unwrap().pem().unwrap();
+    let answer: Value = http
+        .post(format!("{base}/identity/oidc/provider/default/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded_body(&[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", &join),
+            (
+                "subject_token_type",
+                "urn:qsafe:params:oauth:token-type:join-token",
+            ),
+            ("csr", &csr),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pem = answer["certificate"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"));
+    let der = pem_rfc7468::decode_vec(pem.as_bytes()).unwrap().1;
+    let info = qsafe_pki::cert::CertInfo::parse(&der).unwrap();
+    assert_eq!(info.sans, ["URI:spiffe://qsafe.local/ns/shop/sa/users-api"]);
+    let life = info.not_after - info.not_before;
+    assert!((86_000..=86_400 + 60).contains(&life), "{life}");
+    let serial = answer["serial_number"].as_str().unwrap().to_owned();
+    // Revoking the workload revokes its certificate.
+    let revoked = admin("identity/workload/users-api/revoke", json!({})).await;
+    assert_eq!(revoked["data"]["revoked_certificates"], 1);
+    let cert: Value = http
+        .get(format!("{base}/pki/cert/{serial}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        cert["data"]["revocation_time"].as_i64().unwrap() > 0,
+        "{cert}"
+    );
+}

@@ -68,7 +68,7 @@ async fn serve(args: Dev) -> Result<(), Failure> {
         .map_err(|e| internal(e.into()))?;
     let seal = Arc::new(Seal::new(Arc::new(Barrier::new(Arc::new(storage)))));
     let api_addr = qsafe_identity::ApiAddr::default();
-    let core = Arc::new(crate::engines::new_core(seal, audit, api_addr.clone()));
+    let core = crate::engines::new_core(seal, audit, api_addr.clone());
     crate::engines::spawn_periodic(core.clone());
 
     let key_path = dir.join("unseal.key");

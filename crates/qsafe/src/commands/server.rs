@@ -175,7 +175,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
         api_addr.set(addr);
     }
     let configured_addr = config.api_addr.is_some();
-    let core = Arc::new(crate::engines::new_core(seal, audit, api_addr.clone()));
+    let core = crate::engines::new_core(seal, audit, api_addr.clone());
     crate::engines::spawn_periodic(core.clone());
     let status = core
         .seal_status()
