@@ -365,3 +365,29 @@ fn error_page(why: &str) -> Response {
         ),
     )
 }
+
+/// `GET`/`POST end-session` (OpenID Connect RP-Initiated Logout 1.0 §2, §3): qsafe keeps no
+/// sign-in session (each authorization asks for the password), so there is nothing to end on
+/// its side; with `client_id` and a `post_logout_redirect_uri` that client registered, the
+/// browser goes back there (with `state`), otherwise it sees a signed-out page. `id_token_hint`
+/// is accepted and not needed.
+pub(crate) async fn end_session(
+    engine: &Identity,
+    view: &View,
+    provider: &Provider,
+    data: Option<&Value>,
+) -> Result<Response> {
+    if let (Some(client_id), Some(uri)) = (
+        param(data, "client_id"),
+        param(data, "post_logout_redirect_uri"),
+    ) && let Some(client) = engine.clients.by_id(view, client_id).await?
+        && provider.record.allows(&client.client_id)
+        && client.post_logout_redirect_uris.iter().any(|r| r == uri)
+    {
+        return Ok(redirect(uri, &[], param(data, "state")));
+    }
+    Ok(html(
+        200,
+        "<h1>You are signed out</h1><p>qsafe keeps no sign-in session: you may close this page.</p>",
+    ))
+}

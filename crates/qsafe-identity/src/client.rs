@@ -49,12 +49,21 @@ pub(crate) struct ClientRecord {
     pub(crate) scopes: Vec<String>,
     /// Audiences its access tokens may name (empty: its own client id only).
     pub(crate) audiences: Vec<String>,
+    /// `client_secret_basic` (a secret, by Basic or in the body), `private_key_jwt` or `none`.
+    #[serde(default)]
+    pub(crate) auth_method: String,
+    /// The public JWK set its `private_key_jwt` assertions are checked with.
+    #[serde(default)]
+    pub(crate) jwks: Option<Value>,
+    /// Where end-session may send the browser back to.
+    #[serde(default)]
+    pub(crate) post_logout_redirect_uris: Vec<String>,
 }
 
 impl ClientRecord {
-    /// Whether it has a secret to authenticate with.
+    /// Whether it authenticates (with a secret or a signed assertion).
     pub(crate) fn confidential(&self) -> bool {
-        self.secret_sha256.is_some()
+        self.client_type == "confidential"
     }
 
     /// Whether `secret` is its secret (constant time).
@@ -143,7 +152,20 @@ pub(crate) async fn write(
         Some((client, revision)) => (client, Expect::Revision(revision)),
         None => {
             let client_id = b64url_encode(engine.rng.bytes::<24>().map_err(rng)?.as_ref());
-            let secret_hash = if client_type == "confidential" {
+            let method = match (client_type, field_str(data, "token_endpoint_auth_method")?) {
+                ("public", None | Some("none")) => "none",
+                ("confidential", None | Some("client_secret_basic" | "client_secret_post")) => {
+                    "client_secret_basic"
+                }
+                ("confidential", Some("private_key_jwt")) => "private_key_jwt",
+                (_, Some(other)) => {
+                    return Err(Error::InvalidInput(format!(
+                        "token_endpoint_auth_method {other:?} does not suit a {client_type} client"
+                    )));
+                }
+                (_, None) => "none",
+            };
+            let secret_hash = if method == "client_secret_basic" {
                 let s = Zeroizing::new(format!(
                     "{SECRET_PREFIX}{}",
                     b64url_encode(engine.rng.bytes::<32>().map_err(rng)?.as_ref())
@@ -173,11 +195,19 @@ pub(crate) async fn write(
                 grant_types: grants,
                 scopes: Vec::new(),
                 audiences: Vec::new(),
+                auth_method: method.to_owned(),
+                jwks: None,
+                post_logout_redirect_uris: Vec::new(),
             };
             (client, Expect::Absent)
         }
     };
     apply(&mut client, data)?;
+    if client.auth_method == "private_key_jwt" && client.jwks.is_none() {
+        return Err(Error::InvalidInput(
+            "a private_key_jwt client needs its public keys in jwks".into(),
+        ));
+    }
     if client.key == key::DEFAULT_KEY {
         key::ensure_default(engine, view).await?;
     } else if engine.keys.load(view, &client.key).await?.is_none() {
@@ -216,6 +246,10 @@ fn apply(client: &mut ClientRecord, data: Option<&Value>) -> Result<()> {
     }
     for (name, slot) in [
         ("redirect_uris", &mut client.redirect_uris),
+        (
+            "post_logout_redirect_uris",
+            &mut client.post_logout_redirect_uris,
+        ),
         ("assignments", &mut client.assignments),
         ("scopes", &mut client.scopes),
         ("audiences", &mut client.audiences),
@@ -223,6 +257,9 @@ fn apply(client: &mut ClientRecord, data: Option<&Value>) -> Result<()> {
         if let Some(list) = field_str_list(data, name)? {
             *slot = list;
         }
+    }
+    if let Some(jwks) = data.and_then(|d| d.get("jwks")) {
+        client.jwks = Some(check_jwks(jwks)?);
     }
     if let Some(grants) = field_str_list(data, "grant_types")? {
         if let Some(g) = grants.iter().find(|g| !GRANTS.contains(&g.as_str())) {
@@ -249,6 +286,29 @@ fn apply(client: &mut ClientRecord, data: Option<&Value>) -> Result<()> {
     Ok(())
 }
 
+/// A JWK set of public keys (a JSON object or its text): each key readable, none private.
+fn check_jwks(value: &Value) -> Result<Value> {
+    let set: Value = match value {
+        Value::String(text) => serde_json::from_str(text)
+            .map_err(|_| Error::InvalidInput("jwks is not JSON".into()))?,
+        other => other.clone(),
+    };
+    let keys = set["keys"]
+        .as_array()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| Error::InvalidInput("jwks needs a non-empty \"keys\" array".into()))?;
+    for key in keys {
+        if key.get("priv").is_some() || key.get("d").is_some() {
+            return Err(Error::InvalidInput(
+                "jwks must hold public keys only".into(),
+            ));
+        }
+        qsafe_crypto::jose::Jwk::from_value(key)
+            .map_err(|e| Error::InvalidInput(format!("jwks: {e}")))?;
+    }
+    Ok(set)
+}
+
 /// `GET oidc/client/:name`: settings and `client_id`; the secret is not kept to be shown.
 pub(crate) async fn read(engine: &crate::Identity, view: &View, name: &str) -> Result<Response> {
     let c = engine
@@ -267,6 +327,9 @@ pub(crate) async fn read(engine: &crate::Identity, view: &View, name: &str) -> R
         "grant_types": c.grant_types,
         "scopes": c.scopes,
         "audiences": c.audiences,
+        "token_endpoint_auth_method": c.auth_method,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "jwks": c.jwks,
     })))
 }
 
@@ -285,38 +348,69 @@ pub(crate) async fn delete(view: &View, name: &str) -> Result<Response> {
 }
 
 /// The client a token, introspection or revocation request authenticates as: HTTP Basic
-/// (`client_secret_basic`, id and secret form-urlencoded, RFC 6749 §2.3.1) or `client_id` and
-/// `client_secret` in the body (`client_secret_post`); a public client by `client_id` alone when
-/// `public_ok`. Two methods at once, a wrong secret or an unknown client: `invalid_client`.
+/// (`client_secret_basic`, id and secret form-urlencoded, RFC 6749 §2.3.1), `client_id` and
+/// `client_secret` in the body (`client_secret_post`), or a signed assertion
+/// (`private_key_jwt`, addressed to one of `audiences`); a public client by `client_id` alone
+/// when `public_ok`. Two methods at once, a wrong secret or assertion, or an unknown client:
+/// `invalid_client`.
 pub(crate) async fn authenticate(
     engine: &crate::Identity,
     view: &View,
     authorization: Option<&Authorization>,
     data: Option<&Value>,
     public_ok: bool,
+    audiences: &[String],
 ) -> std::result::Result<Arc<ClientRecord>, OAuthError> {
     let form_id = field_str(data, "client_id").ok().flatten();
     let form_secret = field_str(data, "client_secret").ok().flatten();
+    let assertion = field_str(data, "client_assertion").ok().flatten();
     let basic = match authorization.map(|a| a.0.as_str()) {
         Some(h) if h.len() > 6 && h[..6].eq_ignore_ascii_case("basic ") => {
             Some(parse_basic(&h[6..]).ok_or_else(|| OAuthError::invalid_client(true))?)
         }
         _ => None,
     };
-    let (id, secret, used_basic) = match (basic, form_secret) {
-        (Some(_), Some(_)) => {
+    let methods = usize::from(basic.is_some())
+        + usize::from(form_secret.is_some())
+        + usize::from(assertion.is_some());
+    if methods > 1 {
+        return Err(OAuthError::invalid_request(
+            "use one client authentication method",
+        ));
+    }
+    if let Some(assertion) = assertion {
+        if field_str(data, "client_assertion_type").ok().flatten()
+            != Some(crate::assertion::ASSERTION_TYPE)
+        {
             return Err(OAuthError::invalid_request(
-                "use one client authentication method",
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
             ));
         }
-        (Some((id, secret)), None) => (id, Some(secret), true),
-        (None, secret) => {
+        let id = crate::assertion::claimed_client(assertion)
+            .ok_or_else(|| OAuthError::invalid_client(false))?;
+        if form_id.is_some_and(|f| f != id) {
+            return Err(OAuthError::invalid_client(false));
+        }
+        let client = engine
+            .clients
+            .by_id(view, &id)
+            .await
+            .map_err(OAuthError::server)?
+            .filter(|c| c.auth_method == "private_key_jwt")
+            .ok_or_else(|| OAuthError::invalid_client(false))?;
+        let jwks = client
+            .jwks
+            .as_ref()
+            .ok_or_else(|| OAuthError::invalid_client(false))?;
+        crate::assertion::check(view, &client.client_id, jwks, assertion, audiences).await?;
+        return Ok(client);
+    }
+    let (id, secret, used_basic) = match basic {
+        Some((id, secret)) => (id, Some(secret), true),
+        None => {
             let id = form_id.ok_or_else(|| OAuthError::invalid_client(false))?;
-            (
-                id.to_owned(),
-                secret.map(|s| Zeroizing::new(s.to_owned())),
-                false,
-            )
+            let secret = form_secret.map(|s| Zeroizing::new(s.to_owned()));
+            (id.to_owned(), secret, false)
         }
     };
     let client = engine

@@ -89,8 +89,15 @@ pub(crate) async fn authorization_code(
     request: &EngineRequest,
 ) -> OAuthResult<Response> {
     let data = request.data.as_ref();
-    let client =
-        client::authenticate(engine, view, request.authorization.as_ref(), data, true).await?;
+    let client = client::authenticate(
+        engine,
+        view,
+        request.authorization.as_ref(),
+        data,
+        true,
+        &provider.audiences(),
+    )
+    .await?;
     let code = required(data, "code")?;
     let verifier = required(data, "code_verifier")?;
     let redirect_uri = required(data, "redirect_uri")?;
@@ -304,8 +311,15 @@ pub(crate) async fn refresh(
     request: &EngineRequest,
 ) -> OAuthResult<Response> {
     let data = request.data.as_ref();
-    let client =
-        client::authenticate(engine, view, request.authorization.as_ref(), data, true).await?;
+    let client = client::authenticate(
+        engine,
+        view,
+        request.authorization.as_ref(),
+        data,
+        true,
+        &provider.audiences(),
+    )
+    .await?;
     let token = required(data, "refresh_token")?;
     let key = refresh_key(token);
     let bad =

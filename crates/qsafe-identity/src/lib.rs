@@ -5,6 +5,7 @@
 //!
 //! Mounted once, at `identity/`, on every server (as Vault's identity store).
 
+mod assertion;
 mod authorize;
 mod client;
 mod exchange;
@@ -197,6 +198,14 @@ impl Engine for Identity {
                     authorize::show(self, view, &provider, data).await
                 }
             }
+            (["oidc", "provider", n, "end-session"], Read | Write) => {
+                let provider = self
+                    .providers
+                    .load(self, view, n)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("no provider {n:?}")))?;
+                authorize::end_session(self, view, &provider, data).await
+            }
             (["oidc", "provider", n, "userinfo"], Read | Write) => {
                 token::answer(grant::userinfo(self, view, n, request).await)
             }
@@ -245,7 +254,12 @@ impl Engine for Identity {
                 ["oidc", "provider", _, "token" | "introspect" | "revoke"],
                 Operation::Write
             ) | (
-                ["oidc", "provider", _, "authorize" | "userinfo"],
+                [
+                    "oidc",
+                    "provider",
+                    _,
+                    "authorize" | "userinfo" | "end-session"
+                ],
                 Operation::Read | Operation::Write
             )
         )

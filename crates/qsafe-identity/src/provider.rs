@@ -59,6 +59,17 @@ pub(crate) struct Provider {
     pub(crate) issuer: String,
 }
 
+impl Provider {
+    /// What a client assertion may name as its `aud`: the issuer or one of its endpoints.
+    pub(crate) fn audiences(&self) -> Vec<String> {
+        let mut list = vec![self.issuer.clone()];
+        for endpoint in ["token", "introspect", "revoke"] {
+            list.push(format!("{}/{endpoint}", self.issuer));
+        }
+        list
+    }
+}
+
 /// Providers by name, decoded once per revision.
 #[derive(Default)]
 pub(crate) struct ProviderCache {
@@ -214,12 +225,17 @@ pub(crate) async fn discovery(
         .map(str::to_owned)
         .to_vec();
     scopes.extend(p.record.scopes_supported.iter().cloned());
-    let auth_methods = json!(["client_secret_basic", "client_secret_post"]);
+    let auth_methods = json!([
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt"
+    ]);
     let doc = json!({
         "issuer": p.issuer,
         "authorization_endpoint": format!("{}/authorize", p.issuer),
         "token_endpoint": format!("{}/token", p.issuer),
         "userinfo_endpoint": format!("{}/userinfo", p.issuer),
+        "end_session_endpoint": format!("{}/end-session", p.issuer),
         "jwks_uri": format!("{}/.well-known/keys", p.issuer),
         "introspection_endpoint": format!("{}/introspect", p.issuer),
         "revocation_endpoint": format!("{}/revoke", p.issuer),
@@ -236,7 +252,9 @@ pub(crate) async fn discovery(
         ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
+        ],
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
     });

@@ -83,8 +83,15 @@ async fn client_credentials(
     request: &EngineRequest,
 ) -> OAuthResult<Response> {
     let data = request.data.as_ref();
-    let client =
-        client::authenticate(engine, view, request.authorization.as_ref(), data, false).await?;
+    let client = client::authenticate(
+        engine,
+        view,
+        request.authorization.as_ref(),
+        data,
+        false,
+        &provider.audiences(),
+    )
+    .await?;
     if !provider.record.allows(&client.client_id) {
         return Err(OAuthError::unauthorized_client(
             "this provider does not serve the client",
@@ -381,8 +388,15 @@ pub(crate) async fn introspect(
 ) -> OAuthResult<Response> {
     let provider = provider_of(engine, view, name).await?;
     let data = request.data.as_ref();
-    let caller: Arc<ClientRecord> =
-        client::authenticate(engine, view, request.authorization.as_ref(), data, false).await?;
+    let caller: Arc<ClientRecord> = client::authenticate(
+        engine,
+        view,
+        request.authorization.as_ref(),
+        data,
+        false,
+        &provider.audiences(),
+    )
+    .await?;
     if !provider.record.allows(&caller.client_id) {
         return Err(OAuthError::unauthorized_client(
             "this provider does not serve the client",
@@ -415,8 +429,15 @@ pub(crate) async fn revoke(
 ) -> OAuthResult<Response> {
     let provider = provider_of(engine, view, name).await?;
     let data = request.data.as_ref();
-    let caller =
-        client::authenticate(engine, view, request.authorization.as_ref(), data, false).await?;
+    let caller = client::authenticate(
+        engine,
+        view,
+        request.authorization.as_ref(),
+        data,
+        false,
+        &provider.audiences(),
+    )
+    .await?;
     let token = field_str(data, "token")
         .ok()
         .flatten()
@@ -438,16 +459,19 @@ pub(crate) async fn revoke(
     Ok(json_response(&json!({})))
 }
 
-/// Deletes revocation records of tokens that have expired (periodic upkeep).
+/// Deletes revocation records of tokens that have expired (periodic upkeep), and records of
+/// client assertions seen (both `{"exp"}` records).
 pub(crate) async fn tidy_revoked(view: &View) -> Result<()> {
     let at = now();
-    for path in crate::all_keys(view, REVOKED_PREFIX).await? {
-        if let Some((r, revision)) = record::load::<Revoked>(view, &path).await?
-            && r.exp < at - SKEW
-        {
-            let _ = view
-                .transact(&[Write::delete(&path).expecting(Expect::Revision(revision))])
-                .await;
+    for prefix in [REVOKED_PREFIX, crate::assertion::SEEN_PREFIX] {
+        for path in crate::all_keys(view, prefix).await? {
+            if let Some((r, revision)) = record::load::<Revoked>(view, &path).await?
+                && r.exp < at - SKEW
+            {
+                let _ = view
+                    .transact(&[Write::delete(&path).expecting(Expect::Revision(revision))])
+                    .await;
+            }
         }
     }
     Ok(())

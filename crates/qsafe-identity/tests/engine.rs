@@ -771,3 +771,121 @@ async fn the_code_flow_with_pkce_refresh_rotation_and_reuse_detection() {
         json!({"active": false})
     );
 }
+
+#[tokio::test]
+async fn private_key_jwt_clients_authenticate_with_ml_dsa_assertions_that_work_once() {
+    use qsafe_crypto::jose::sign_compact;
+    use qsafe_crypto::sig::SigningKey;
+
+    let h = H::new().await;
+    let rng = qsafe_crypto::Rng::new();
+    let jwk = Jwk::from_signing_key(
+        SigningKey::generate(qsafe_crypto::AlgorithmId::MlDsa65, &rng).unwrap(),
+    )
+    .unwrap()
+    .with_kid("k1");
+    let made = h
+        .write(
+            "oidc/client/signer",
+            json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [jwk.to_public_value()]}}),
+        )
+        .await;
+    assert!(made.get("client_secret").is_none());
+    let id = made["client_id"].as_str().unwrap().to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let assertion = |signer: &Jwk, aud: &str, jti: &str, exp: i64| {
+        let mut header = serde_json::Map::new();
+        header.insert("kid".into(), "k1".into());
+        let claims = json!({"iss": id, "sub": id, "aud": aud, "jti": jti, "exp": exp});
+        sign_compact(
+            signer.signing_key().unwrap(),
+            header,
+            claims.to_string().as_bytes(),
+        )
+        .unwrap()
+    };
+    let ask = |assertion: String| {
+        h.oauth(
+            Operation::Write,
+            "oidc/provider/default/token",
+            json!({
+                "grant_type": "client_credentials",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": assertion,
+            }),
+            None,
+        )
+    };
+    let good = assertion(&jwk, &format!("{ISSUER}/token"), "j1", now + 60);
+    let a = ask(good.clone()).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        h.verify(a.body["access_token"].as_str().unwrap()).await["sub"],
+        id.as_str()
+    );
+    let replay = ask(good).await;
+    assert_eq!(
+        (replay.status, replay.body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let elsewhere = ask(assertion(
+        &jwk,
+        "https://other.example/token",
+        "j2",
+        now + 60,
+    ))
+    .await;
+    assert_eq!(elsewhere.status, 401, "another audience");
+    let too_long = ask(assertion(&jwk, ISSUER, "j3", now + 3600)).await;
+    assert_eq!(too_long.status, 401, "an assertion valid for an hour");
+    let stranger = Jwk::from_signing_key(
+        SigningKey::generate(qsafe_crypto::AlgorithmId::MlDsa65, &rng).unwrap(),
+    )
+    .unwrap();
+    let forged = ask(assertion(&stranger, ISSUER, "j4", now + 60)).await;
+    assert_eq!(forged.status, 401, "signed by another key");
+    assert!(
+        h.call(
+            Operation::Write,
+            "oidc/client/bad",
+            Some(json!({"token_endpoint_auth_method": "private_key_jwt"}))
+        )
+        .await
+        .is_err(),
+        "private_key_jwt needs jwks"
+    );
+}
+
+#[tokio::test]
+async fn end_session_goes_back_only_to_a_registered_uri() {
+    let h = H::new().await;
+    let (id, _) = h
+        .client(
+            "web",
+            json!({"post_logout_redirect_uris": ["https://app.example/bye"]}),
+        )
+        .await;
+    let ask = |uri: &str| {
+        let req = EngineRequest::new(
+            Operation::Read,
+            "oidc/provider/default/end-session",
+            Some(json!({"client_id": id, "post_logout_redirect_uri": uri, "state": "s"})),
+        );
+        assert!(h.engine.unauthenticated(&req.path, req.operation));
+        let h = &h;
+        async move { h.engine.handle(&h.view, &req).await.unwrap().raw.unwrap() }
+    };
+    let back = ask("https://app.example/bye").await;
+    assert_eq!(back.status, 302);
+    assert!(
+        back.headers
+            .iter()
+            .any(|(n, v)| n == "location" && v == "https://app.example/bye?state=s")
+    );
+    let elsewhere = ask("https://evil.example/").await;
+    assert_eq!(elsewhere.status, 200);
+    assert!(!elsewhere.headers.iter().any(|(n, _)| n == "location"));
+}
