@@ -8,11 +8,14 @@
 //! | Ed25519 | `OKP`, `crv: "Ed25519"` | `EdDSA` (`Ed25519` accepted) | RFC 8037, RFC 9864 |
 //!
 //! ML-DSA signs with the empty context string, as RFC 9964 requires. Composite signatures have no
-//! registered JOSE algorithm yet and are refused here.
+//! registered JOSE algorithm yet and are refused here. Tokens signed by others with RS256
+//! (Kubernetes service-account tokens) are verified, never made, by [`verify_with_set`].
 
+pub mod foreign;
 pub mod jwk;
 pub mod jws;
 
+pub use foreign::verify_with_set;
 pub use jwk::{Jwk, jwk_set};
 pub use jws::{
     Verified, peek_header, sign_compact, sign_flattened, verify_compact, verify_flattened,

@@ -1,8 +1,8 @@
-//! Token exchange (RFC 8693) for workload bootstrap: a pod presents a join token as its
-//! `subject_token` and receives an access token for its workload's logical identity — `sub`
+//! Token exchange (RFC 8693) for workload bootstrap: a pod presents a join token, or its
+//! Kubernetes service-account token, as its `subject_token` and receives an access token for its workload's logical identity — `sub`
 //! the workload's SPIFFE ID, `workload` its name — whatever pod, restart or replica asks — and,
 //! given a CSR, a certificate from the workload's PKI mount with the SPIFFE ID as URI SAN. No
-//! client authentication: the one-time subject token is the credential.
+//! client authentication: the subject token is the credential.
 
 use qsafe_core::Response;
 use qsafe_core::fields::field_str;
@@ -10,6 +10,7 @@ use qsafe_store::View;
 use serde_json::{Map, Value};
 
 use crate::Identity;
+use crate::kubernetes;
 use crate::oauth::OAuthError;
 use crate::oauth::json_response;
 use crate::provider::Provider;
@@ -34,20 +35,34 @@ pub(crate) async fn exchange(
     };
     let subject = field("subject_token")?;
     let kind = field("subject_token_type")?;
-    if kind != JOIN_TOKEN_TYPE {
-        let kind: String = kind.chars().take(80).collect();
-        return Err(OAuthError::invalid_request(format!(
-            "subject_token_type {kind:?} is not accepted (use {JOIN_TOKEN_TYPE})"
-        )));
-    }
-    let w = workload::redeem(view, subject)
-        .await
-        .map_err(OAuthError::server)?
-        .ok_or_else(|| {
-            OAuthError::invalid_grant(
-                "the join token is unknown, used, expired or its workload disabled",
-            )
-        })?;
+    let refused = || {
+        OAuthError::invalid_grant(
+            "the subject token is unknown, spent, expired, not for qsafe, or its workload disabled",
+        )
+    };
+    let w = match kind {
+        JOIN_TOKEN_TYPE => workload::redeem(view, subject)
+            .await
+            .map_err(OAuthError::server)?
+            .ok_or_else(refused)?,
+        kubernetes::JWT_TOKEN_TYPE => {
+            let (ns, sa) = kubernetes::service_account(view, subject)
+                .await
+                .map_err(OAuthError::server)?
+                .ok_or_else(refused)?;
+            workload::bound(view, &ns, &sa)
+                .await
+                .map_err(OAuthError::server)?
+                .ok_or_else(refused)?
+        }
+        other => {
+            let other: String = other.chars().take(80).collect();
+            return Err(OAuthError::invalid_request(format!(
+                "subject_token_type {other:?} is not accepted (use {JOIN_TOKEN_TYPE} or {})",
+                kubernetes::JWT_TOKEN_TYPE
+            )));
+        }
+    };
     if !provider.record.allows(&w.spiffe_id) {
         return Err(OAuthError::unauthorized_client(
             "this provider does not serve the workload",

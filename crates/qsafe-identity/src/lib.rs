@@ -11,6 +11,7 @@ mod client;
 mod exchange;
 mod grant;
 mod key;
+mod kubernetes;
 mod oauth;
 mod provider;
 mod scope;
@@ -218,7 +219,9 @@ impl Engine for Identity {
             (["workload"], List | Read) => list(view, workload::WORKLOAD_PREFIX, "workloads").await,
             (["workload", n], Write) => workload::write(self, view, n, data).await,
             (["workload", n], Read) => workload::read(view, n).await,
-            (["workload", n], Delete) => delete(view, workload::WORKLOAD_PREFIX, n).await,
+            (["workload", n], Delete) => workload::delete(view, n).await,
+            (["kubernetes", "config"], Read) => kubernetes::read_config(view).await,
+            (["kubernetes", "config"], Write) => kubernetes::write_config(view, data).await,
             (["workload", n, "join-token"], Write) => {
                 workload::join_token(self, view, n, data).await
             }

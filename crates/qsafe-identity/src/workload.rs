@@ -19,6 +19,8 @@ use crate::{FORMAT, Identity, key, now};
 
 /// `workloads/<name>`.
 pub(crate) const WORKLOAD_PREFIX: &str = "workloads/";
+/// `workload-bindings/<namespace>/<service account>`: the workload a service account is.
+const BINDING_PREFIX: &str = "workload-bindings/";
 /// `join-tokens/<hex SHA-256 of the token>`: unused join tokens.
 const JOIN_PREFIX: &str = "join-tokens/";
 /// `config`: the trust domain.
@@ -220,8 +222,67 @@ pub(crate) async fn write(
     } else if engine.keys.load(view, &w.key).await?.is_none() {
         return Err(Error::InvalidInput(format!("no key {:?}", w.key)));
     }
-    record::save(view, &path, &w, expect).await?;
+    let mut writes = vec![Write::put(&path, record::encode(&w)?).expecting(expect)];
+    if expect == Expect::Absent {
+        // One service account is one workload: a second binding conflicts.
+        writes.push(
+            Write::put(
+                binding_key(&w.namespace, &w.service_account),
+                record::encode(&w.name)?,
+            )
+            .expecting(Expect::Absent),
+        );
+    }
+    view.transact(&writes).await.map_err(|e| match e {
+        qsafe_store::Error::Conflict { .. } if expect == Expect::Absent => {
+            Error::Conflict(format!(
+                "another workload has service account {}/{} (or {name:?} was made meanwhile)",
+                w.namespace, w.service_account
+            ))
+        }
+        other => record::conflict(other),
+    })?;
     Ok(Response::data(json!({"spiffe_id": w.spiffe_id})))
+}
+
+fn binding_key(namespace: &str, service_account: &str) -> String {
+    format!("{BINDING_PREFIX}{namespace}/{service_account}")
+}
+
+/// The enabled workload bound to `namespace`/`service_account`.
+pub(crate) async fn bound(
+    view: &View,
+    namespace: &str,
+    service_account: &str,
+) -> Result<Option<WorkloadRecord>> {
+    if check_segment("namespace", namespace).is_err()
+        || check_segment("service_account", service_account).is_err()
+    {
+        return Ok(None);
+    }
+    let Some((name, _)) =
+        record::load::<String>(view, &binding_key(namespace, service_account)).await?
+    else {
+        return Ok(None);
+    };
+    Ok(load(view, &name).await?.filter(|w| {
+        !w.disabled && w.namespace == namespace && w.service_account == service_account
+    }))
+}
+
+/// `DELETE workload/:name`: the workload and its service-account binding; its tokens end.
+pub(crate) async fn delete(view: &View, name: &str) -> Result<Response> {
+    crate::check_name(name)?;
+    let path = format!("{WORKLOAD_PREFIX}{name}");
+    if let Some((w, revision)) = record::load::<WorkloadRecord>(view, &path).await? {
+        view.transact(&[
+            Write::delete(&path).expecting(Expect::Revision(revision)),
+            Write::delete(binding_key(&w.namespace, &w.service_account)),
+        ])
+        .await
+        .map_err(record::conflict)?;
+    }
+    Ok(Response::empty())
 }
 
 /// `GET workload/:name`.

@@ -889,3 +889,132 @@ async fn end_session_goes_back_only_to_a_registered_uri() {
     assert_eq!(elsewhere.status, 200);
     assert!(!elsewhere.headers.iter().any(|(n, _)| n == "location"));
 }
+
+/// A cluster's service-account signer: RS256, as Kubernetes signs by default.
+struct Cluster {
+    key: aws_lc_rs::signature::RsaKeyPair,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        Self {
+            key: aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                .unwrap(),
+        }
+    }
+
+    /// The public JWK (`kubectl get --raw /openid/v1/jwks` shows the same shape).
+    fn jwks(&self) -> Value {
+        use aws_lc_rs::signature::KeyPair as _;
+        use qsafe_crypto::encoding::b64url_encode;
+        // RSAPublicKey ::= SEQUENCE { n INTEGER, e INTEGER }, short or two-byte lengths.
+        let der = self.key.public_key().as_ref().to_vec();
+        let tlv = |d: &[u8]| -> (Vec<u8>, Vec<u8>) {
+            let (len, start) = match d[1] {
+                l if l < 0x80 => (usize::from(l), 2),
+                0x81 => (usize::from(d[2]), 3),
+                _ => ((usize::from(d[2]) << 8) | usize::from(d[3]), 4),
+            };
+            (d[start..start + len].to_vec(), d[start + len..].to_vec())
+        };
+        let (body, _) = tlv(&der);
+        let (n, rest) = tlv(&body);
+        let (e, _) = tlv(&rest);
+        let trim = |v: Vec<u8>| v.into_iter().skip_while(|b| *b == 0).collect::<Vec<_>>();
+        json!({"keys": [{"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "k8s-1",
+                         "n": b64url_encode(&trim(n)), "e": b64url_encode(&trim(e))}]})
+    }
+
+    fn token(&self, sub: &str, aud: &str) -> String {
+        use qsafe_crypto::encoding::b64url_encode;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = json!({"iss": "https://kubernetes.default.svc.cluster.local", "sub": sub,
+                            "aud": [aud], "exp": now + 3600, "iat": now, "nbf": now,
+                            "kubernetes.io": {"namespace": "shop"}});
+        let input = format!(
+            "{}.{}",
+            b64url_encode(
+                json!({"alg": "RS256", "kid": "k8s-1"})
+                    .to_string()
+                    .as_bytes()
+            ),
+            b64url_encode(claims.to_string().as_bytes())
+        );
+        let mut sig = vec![0; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut sig,
+            )
+            .unwrap();
+        format!("{input}.{}", b64url_encode(&sig))
+    }
+}
+
+#[tokio::test]
+async fn a_pod_bootstraps_with_its_kubernetes_service_account_token() {
+    let h = H::new().await;
+    let cluster = Cluster::new();
+    h.write(
+        "kubernetes/config",
+        json!({"issuer": "https://kubernetes.default.svc.cluster.local", "jwks": cluster.jwks()}),
+    )
+    .await;
+    h.write(
+        "workload/users-api",
+        json!({"namespace": "shop", "service_account": "users-api"}),
+    )
+    .await;
+    let exchange = |token: String| {
+        let h = &h;
+        async move {
+            h.oauth(
+                Operation::Write,
+                "oidc/provider/default/token",
+                json!({
+                    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                    "subject_token": token,
+                    "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+                }),
+                None,
+            )
+            .await
+        }
+    };
+    let sa = "system:serviceaccount:shop:users-api";
+    // Two pods (or one restarted), each with its own service-account token: one identity.
+    for _ in 0..2 {
+        let a = exchange(cluster.token(sa, "qsafe")).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let claims = h.verify(a.body["access_token"].as_str().unwrap()).await;
+        assert_eq!(claims["sub"], "spiffe://qsafe.local/ns/shop/sa/users-api");
+    }
+    // Another audience, another service account, another cluster: refused.
+    let wrong_aud = exchange(cluster.token(sa, "https://kubernetes.default.svc")).await;
+    assert_eq!(wrong_aud.body["error"], "invalid_grant");
+    let unbound = exchange(cluster.token("system:serviceaccount:shop:batch", "qsafe")).await;
+    assert_eq!(unbound.body["error"], "invalid_grant");
+    let stranger = Cluster::new().token(sa, "qsafe");
+    assert_eq!(exchange(stranger).await.body["error"], "invalid_grant");
+    // One service account is one workload.
+    assert!(
+        h.call(
+            Operation::Write,
+            "workload/copy",
+            Some(json!({"namespace": "shop", "service_account": "users-api"}))
+        )
+        .await
+        .is_err()
+    );
+    // Revoked: the service account's tokens no longer get in.
+    h.write("workload/users-api/revoke", json!({})).await;
+    assert_eq!(
+        exchange(cluster.token(sa, "qsafe")).await.body["error"],
+        "invalid_grant"
+    );
+}
