@@ -90,6 +90,29 @@ static JOSE_KEYS: LazyLock<Vec<VerifyingKey>> = LazyLock::new(|| {
         .collect()
 });
 
+/// A JWK set of the same keys, each with its algorithm's name as `kid`, and an RSA key whose
+/// modulus is a fixed odd 2,048-bit number (no token verifies under it: the RS256 path is
+/// parsed and refused).
+static JOSE_SET: LazyLock<serde_json::Value> = LazyLock::new(|| {
+    let mut keys: Vec<serde_json::Value> = JOSE_KEYS
+        .iter()
+        .map(|k| {
+            let name = jose::jws_alg_name(k.algorithm()).expect("a JOSE algorithm");
+            jose::Jwk::from_verifying_key(k)
+                .expect("a JOSE key")
+                .with_kid(name)
+                .to_public_value()
+        })
+        .collect();
+    let mut n = vec![0xC5u8; 256];
+    n[255] |= 1;
+    keys.push(serde_json::json!({
+        "kty": "RSA", "kid": "RS256", "alg": "RS256",
+        "n": qsafe_crypto::encoding::b64url_encode(&n), "e": "AQAB",
+    }));
+    serde_json::json!({ "keys": keys })
+});
+
 // ---------------------------------------------------------------------------------------------
 // The targets
 
@@ -163,8 +186,8 @@ pub fn jwk_parse(data: &[u8]) {
 }
 
 /// JWS: a compact token (the bytes read as lossy UTF-8) and, if the bytes are JSON, a flattened
-/// JWS, each verified under the fixed key of every JOSE algorithm. What verifies must name
-/// exactly the key's algorithm.
+/// JWS, each verified under the fixed key of every JOSE algorithm, and the compact token against
+/// a JWK set of those keys and an RSA key. What verifies must name exactly the key's algorithm.
 pub fn jws_verify(data: &[u8]) {
     let token = String::from_utf8_lossy(data);
     let _ = jose::peek_header(&token);
@@ -178,6 +201,13 @@ pub fn jws_verify(data: &[u8]) {
         {
             check_verified(key, &verified);
         }
+    }
+    // A token checked against a set, as Kubernetes service-account tokens and client
+    // assertions are: what verifies was signed by the key its kid names, with that key's alg.
+    if let Ok(verified) = jose::verify_with_set(&JOSE_SET, &token) {
+        let kid = verified.header.get("kid").and_then(serde_json::Value::as_str);
+        let alg = verified.header.get("alg").and_then(serde_json::Value::as_str);
+        assert!(kid.is_some() && kid == alg, "verified under the key its kid names");
     }
 }
 

@@ -259,7 +259,7 @@ fn apply(client: &mut ClientRecord, data: Option<&Value>) -> Result<()> {
         }
     }
     if let Some(jwks) = data.and_then(|d| d.get("jwks")) {
-        client.jwks = Some(check_jwks(jwks)?);
+        client.jwks = Some(crate::check_public_jwks(jwks, false)?);
     }
     if let Some(grants) = field_str_list(data, "grant_types")? {
         if let Some(g) = grants.iter().find(|g| !GRANTS.contains(&g.as_str())) {
@@ -284,29 +284,6 @@ fn apply(client: &mut ClientRecord, data: Option<&Value>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A JWK set of public keys (a JSON object or its text): each key readable, none private.
-fn check_jwks(value: &Value) -> Result<Value> {
-    let set: Value = match value {
-        Value::String(text) => serde_json::from_str(text)
-            .map_err(|_| Error::InvalidInput("jwks is not JSON".into()))?,
-        other => other.clone(),
-    };
-    let keys = set["keys"]
-        .as_array()
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| Error::InvalidInput("jwks needs a non-empty \"keys\" array".into()))?;
-    for key in keys {
-        if key.get("priv").is_some() || key.get("d").is_some() {
-            return Err(Error::InvalidInput(
-                "jwks must hold public keys only".into(),
-            ));
-        }
-        qsafe_crypto::jose::Jwk::from_value(key)
-            .map_err(|e| Error::InvalidInput(format!("jwks: {e}")))?;
-    }
-    Ok(set)
 }
 
 /// `GET oidc/client/:name`: settings and `client_id`; the secret is not kept to be shown.
@@ -423,6 +400,32 @@ pub(crate) async fn authenticate(
         Some(secret) if client.secret_matches(&secret) => Ok(client),
         None if public_ok && !client.confidential() => Ok(client),
         _ => Err(OAuthError::invalid_client(used_basic)),
+    }
+}
+
+/// The client `request` authenticates as ([`authenticate`]), which `provider` must serve.
+pub(crate) async fn caller(
+    engine: &crate::Identity,
+    view: &View,
+    provider: &crate::provider::Provider,
+    request: &qsafe_core::EngineRequest,
+    public_ok: bool,
+) -> std::result::Result<Arc<ClientRecord>, OAuthError> {
+    let client = authenticate(
+        engine,
+        view,
+        request.authorization.as_ref(),
+        request.data.as_ref(),
+        public_ok,
+        &provider.audiences(),
+    )
+    .await?;
+    if provider.record.allows(&client.client_id) {
+        Ok(client)
+    } else {
+        Err(OAuthError::unauthorized_client(
+            "this provider does not serve the client",
+        ))
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::Identity;
 use crate::kubernetes;
 use crate::oauth::OAuthError;
-use crate::oauth::json_response;
+use crate::oauth::{json_response, required};
 use crate::provider::Provider;
 use crate::token::{Signer, granted_audience, mint};
 use crate::workload::{self, JOIN_TOKEN_TYPE};
@@ -27,14 +27,8 @@ pub(crate) async fn exchange(
     provider: &Provider,
     data: Option<&Value>,
 ) -> Result<Response, OAuthError> {
-    let field = |name: &'static str| {
-        field_str(data, name)
-            .ok()
-            .flatten()
-            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
-    };
-    let subject = field("subject_token")?;
-    let kind = field("subject_token_type")?;
+    let subject = required(data, "subject_token")?;
+    let kind = required(data, "subject_token_type")?;
     let refused = || {
         OAuthError::invalid_grant(
             "the subject token is unknown, spent, expired, not for qsafe, or its workload disabled",
@@ -68,16 +62,13 @@ pub(crate) async fn exchange(
             "this provider does not serve the workload",
         ));
     }
-    let own = [w.spiffe_id.clone()];
-    let audiences = if w.audiences.is_empty() {
-        &own[..]
-    } else {
-        &w.audiences[..]
-    };
     let scope = granted_scope(&w.scopes, data)?;
     let mut claims = Map::new();
     claims.insert("sub".into(), w.spiffe_id.clone().into());
-    claims.insert("aud".into(), granted_audience(audiences, data)?);
+    claims.insert(
+        "aud".into(),
+        granted_audience(&w.audiences, &w.spiffe_id, data)?,
+    );
     claims.insert("client_id".into(), w.spiffe_id.clone().into());
     claims.insert("workload".into(), w.name.clone().into());
     let signer = Signer {

@@ -4,7 +4,6 @@
 //! BCP, RFC 9700 §4.14.2: a refresh token works once; presenting a spent one revokes its whole
 //! family); and userinfo (OpenID Connect Core §5.3).
 
-use qsafe_core::fields::field_str;
 use qsafe_core::record;
 use qsafe_core::{EngineRequest, RawBody, Response};
 use qsafe_crypto::encoding::b64url_encode;
@@ -15,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::authorize::{CodeRecord, code_key};
 use crate::client::{self, ClientRecord};
-use crate::oauth::{OAuthError, json_response};
+use crate::oauth::{OAuthError, json_response, required};
 use crate::provider::Provider;
 use crate::token::{Signer, active_claims, granted_audience, mint, provider_of, revoke_jti, sign};
 use crate::user::{self, UserRecord};
@@ -61,13 +60,6 @@ fn refresh_key(token: &str) -> String {
     )
 }
 
-fn required<'a>(data: Option<&'a Value>, name: &'static str) -> OAuthResult<&'a str> {
-    field_str(data, name)
-        .ok()
-        .flatten()
-        .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
-}
-
 /// RFC 7636 §4.1: 43 to 128 of `A-Z a-z 0-9 - . _ ~`, and §4.6: its S256 is the challenge.
 fn verifier_matches(verifier: &str, challenge: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
@@ -89,15 +81,7 @@ pub(crate) async fn authorization_code(
     request: &EngineRequest,
 ) -> OAuthResult<Response> {
     let data = request.data.as_ref();
-    let client = client::authenticate(
-        engine,
-        view,
-        request.authorization.as_ref(),
-        data,
-        true,
-        &provider.audiences(),
-    )
-    .await?;
+    let client = client::caller(engine, view, provider, request, true).await?;
     let code = required(data, "code")?;
     let verifier = required(data, "code_verifier")?;
     let redirect_uri = required(data, "redirect_uri")?;
@@ -218,15 +202,12 @@ async fn tokens(
     scope: &str,
     family: Option<&str>,
 ) -> OAuthResult<Issued> {
-    let own = [client.client_id.clone()];
-    let audiences = if client.audiences.is_empty() {
-        &own[..]
-    } else {
-        &client.audiences[..]
-    };
     let mut claims = Map::new();
     claims.insert("sub".into(), user.id.clone().into());
-    claims.insert("aud".into(), granted_audience(audiences, None)?);
+    claims.insert(
+        "aud".into(),
+        granted_audience(&client.audiences, &client.client_id, None)?,
+    );
     claims.insert("client_id".into(), client.client_id.clone().into());
     claims.insert("user".into(), user.name.clone().into());
     let signer = Signer {
@@ -311,15 +292,7 @@ pub(crate) async fn refresh(
     request: &EngineRequest,
 ) -> OAuthResult<Response> {
     let data = request.data.as_ref();
-    let client = client::authenticate(
-        engine,
-        view,
-        request.authorization.as_ref(),
-        data,
-        true,
-        &provider.audiences(),
-    )
-    .await?;
+    let client = client::caller(engine, view, provider, request, true).await?;
     let token = required(data, "refresh_token")?;
     let key = refresh_key(token);
     let bad =
@@ -415,33 +388,11 @@ pub(crate) async fn userinfo(
 /// Deletes expired codes, refresh tokens and families (periodic upkeep).
 pub(crate) async fn tidy(view: &View) -> qsafe_core::Result<()> {
     let at = now();
-    for path in crate::all_keys(view, crate::authorize::CODE_PREFIX).await? {
-        if let Some((c, revision)) = record::load::<CodeRecord>(view, &path).await?
-            // Kept a while after expiry, so a late replay still finds it used.
-            && c.expires_at + 3600 <= at
-        {
-            let _ = view
-                .transact(&[Write::delete(&path).expecting(Expect::Revision(revision))])
-                .await;
-        }
-    }
-    for path in crate::all_keys(view, REFRESH_PREFIX).await? {
-        if let Some((r, revision)) = record::load::<RefreshRecord>(view, &path).await?
-            && r.expires_at <= at
-        {
-            let _ = view
-                .transact(&[Write::delete(&path).expecting(Expect::Revision(revision))])
-                .await;
-        }
-    }
-    for path in crate::all_keys(view, FAMILY_PREFIX).await? {
-        if let Some((f, revision)) = record::load::<Family>(view, &path).await?
-            && f.expires_at <= at
-        {
-            let _ = view
-                .transact(&[Write::delete(&path).expecting(Expect::Revision(revision))])
-                .await;
-        }
-    }
-    Ok(())
+    // Codes are kept an hour past expiry, so a late replay still finds them used.
+    crate::sweep(view, crate::authorize::CODE_PREFIX, |c: &CodeRecord| {
+        c.expires_at + 3600 <= at
+    })
+    .await?;
+    crate::sweep(view, REFRESH_PREFIX, |r: &RefreshRecord| r.expires_at <= at).await?;
+    crate::sweep(view, FAMILY_PREFIX, |f: &Family| f.expires_at <= at).await
 }

@@ -49,7 +49,7 @@ pub(crate) async fn write_config(view: &View, data: Option<&Value>) -> Result<Re
             .ok_or_else(|| Error::InvalidInput("issuer is required".into()))?,
     };
     let jwks = match data.and_then(|d| d.get("jwks")) {
-        Some(v) => check_jwks(v)?,
+        Some(v) => crate::check_public_jwks(v, true)?,
         None => old
             .as_ref()
             .map(|c| c.jwks.clone())
@@ -68,33 +68,6 @@ pub(crate) async fn write_config(view: &View, data: Option<&Value>) -> Result<Re
     };
     record::save(view, CONFIG, &config, expect).await?;
     Ok(Response::empty())
-}
-
-/// A JWK set as JSON or its text; each key RSA (`n`, `e`) or one qsafe's JOSE reads.
-fn check_jwks(value: &Value) -> Result<Value> {
-    let set: Value = match value {
-        Value::String(text) => serde_json::from_str(text)
-            .map_err(|_| Error::InvalidInput("jwks is not JSON".into()))?,
-        other => other.clone(),
-    };
-    let keys = set["keys"]
-        .as_array()
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| Error::InvalidInput("jwks needs a non-empty \"keys\" array".into()))?;
-    for key in keys {
-        let readable = if key["kty"] == "RSA" {
-            key["n"].is_string() && key["e"].is_string()
-        } else {
-            qsafe_crypto::jose::Jwk::from_value(key).is_ok()
-        };
-        if !readable || key.get("d").is_some() || key.get("priv").is_some() {
-            return Err(Error::InvalidInput(format!(
-                "jwks: a key is not a public RSA, EC, OKP or AKP key: {}",
-                key.get("kid").and_then(Value::as_str).unwrap_or("(no kid)")
-            )));
-        }
-    }
-    Ok(set)
 }
 
 /// `GET kubernetes/config`.

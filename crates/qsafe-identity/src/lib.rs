@@ -120,6 +120,71 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// The record `prefix` + `name`, if `name` is a valid name and the record exists.
+pub(crate) async fn load_named<T: serde::de::DeserializeOwned>(
+    view: &View,
+    prefix: &str,
+    name: &str,
+) -> Result<Option<T>> {
+    if check_name(name).is_err() {
+        return Ok(None);
+    }
+    Ok(
+        qsafe_core::record::load::<T>(view, &format!("{prefix}{name}"))
+            .await?
+            .map(|(r, _)| r),
+    )
+}
+
+/// Deletes the records under `prefix` that `expired` says are done with (periodic upkeep); a
+/// record changed meanwhile is left for the next sweep.
+pub(crate) async fn sweep<T: serde::de::DeserializeOwned>(
+    view: &View,
+    prefix: &str,
+    expired: impl Fn(&T) -> bool,
+) -> Result<()> {
+    use qsafe_store::{Expect, Write};
+    for path in all_keys(view, prefix).await? {
+        if let Some((r, revision)) = qsafe_core::record::load::<T>(view, &path).await?
+            && expired(&r)
+        {
+            let _ = view
+                .transact(&[Write::delete(&path).expecting(Expect::Revision(revision))])
+                .await;
+        }
+    }
+    Ok(())
+}
+
+/// A JWK set of public keys (a JSON object, or its text): a non-empty `keys` array, no private
+/// member, each key one qsafe's JOSE reads — or, with `rsa`, an RSA key (`n`, `e`), which qsafe
+/// only verifies with.
+pub(crate) fn check_public_jwks(value: &Value, rsa: bool) -> Result<Value> {
+    let set: Value = match value {
+        Value::String(text) => serde_json::from_str(text)
+            .map_err(|_| Error::InvalidInput("jwks is not JSON".into()))?,
+        other => other.clone(),
+    };
+    let keys = set["keys"]
+        .as_array()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| Error::InvalidInput("jwks needs a non-empty \"keys\" array".into()))?;
+    for key in keys {
+        let readable = if rsa && key["kty"] == "RSA" {
+            key["n"].is_string() && key["e"].is_string()
+        } else {
+            qsafe_crypto::jose::Jwk::from_value(key).is_ok()
+        };
+        if !readable || key.get("d").is_some() || key.get("priv").is_some() {
+            return Err(Error::InvalidInput(format!(
+                "jwks: key {} is not a public key qsafe reads",
+                key.get("kid").and_then(Value::as_str).unwrap_or("(no kid)")
+            )));
+        }
+    }
+    Ok(set)
+}
+
 /// `LIST` of the names under `prefix`.
 async fn list(view: &View, prefix: &str, what: &str) -> Result<Response> {
     let keys: Vec<String> = all_keys(view, prefix)

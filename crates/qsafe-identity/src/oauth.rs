@@ -89,6 +89,17 @@ impl OAuthError {
     }
 }
 
+/// The parameter `name` of an OAuth request, or `invalid_request` naming it.
+pub(crate) fn required<'a>(
+    data: Option<&'a Value>,
+    name: &'static str,
+) -> Result<&'a str, OAuthError> {
+    qsafe_core::fields::field_str(data, name)
+        .ok()
+        .flatten()
+        .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+}
+
 /// A successful OAuth JSON answer, never cached.
 pub(crate) fn json_response(body: &Value) -> Response {
     let raw = RawBody::new("application/json", body.to_string().into_bytes())

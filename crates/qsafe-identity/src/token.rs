@@ -2,8 +2,6 @@
 //! as JWTs (RFC 9068 `at+jwt`, RFC 7519 claims) signed by the client's key, introspection
 //! (RFC 7662) and revocation (RFC 7009).
 
-use std::sync::Arc;
-
 use qsafe_core::fields::field_str;
 use qsafe_core::record;
 use qsafe_core::{EngineRequest, Response, Result};
@@ -14,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::client::{self, ClientRecord};
-use crate::oauth::{OAuthError, json_response};
+use crate::oauth::{OAuthError, json_response, required};
 use crate::provider::{Provider, keys_of};
 use crate::{Identity, now};
 
@@ -61,10 +59,7 @@ pub(crate) async fn token(
 ) -> OAuthResult<Response> {
     let provider = provider_of(engine, view, name).await?;
     let data = request.data.as_ref();
-    let grant = field_str(data, "grant_type")
-        .ok()
-        .flatten()
-        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    let grant = required(data, "grant_type")?;
     match grant {
         "client_credentials" => client_credentials(engine, view, &provider, request).await,
         crate::exchange::GRANT => crate::exchange::exchange(engine, view, &provider, data).await,
@@ -83,35 +78,19 @@ async fn client_credentials(
     request: &EngineRequest,
 ) -> OAuthResult<Response> {
     let data = request.data.as_ref();
-    let client = client::authenticate(
-        engine,
-        view,
-        request.authorization.as_ref(),
-        data,
-        false,
-        &provider.audiences(),
-    )
-    .await?;
-    if !provider.record.allows(&client.client_id) {
-        return Err(OAuthError::unauthorized_client(
-            "this provider does not serve the client",
-        ));
-    }
+    let client = client::caller(engine, view, provider, request, false).await?;
     if !client.grant_types.iter().any(|g| g == "client_credentials") {
         return Err(OAuthError::unauthorized_client(
             "the client may not use client_credentials",
         ));
     }
     let scope = granted_scope(provider, &client, data)?;
-    let own = [client.client_id.clone()];
-    let audiences = if client.audiences.is_empty() {
-        &own[..]
-    } else {
-        &client.audiences[..]
-    };
     let mut claims = Map::new();
     claims.insert("sub".into(), client.client_id.clone().into());
-    claims.insert("aud".into(), granted_audience(audiences, data)?);
+    claims.insert(
+        "aud".into(),
+        granted_audience(&client.audiences, &client.client_id, data)?,
+    );
     claims.insert("client_id".into(), client.client_id.clone().into());
     let signer = Signer {
         key: &client.key,
@@ -227,9 +206,19 @@ fn granted_scope(
     Ok(granted.join(" "))
 }
 
-/// The `audience` asked for (one or several, RFC 8693 §2.1), each in `allowed`; none asked:
-/// all of `allowed`.
-pub(crate) fn granted_audience(allowed: &[String], data: Option<&Value>) -> OAuthResult<Value> {
+/// The `audience` asked for (one or several, RFC 8693 §2.1), each in `allowed` (when that is
+/// empty: `own` alone); none asked: all of them.
+pub(crate) fn granted_audience(
+    allowed: &[String],
+    own: &str,
+    data: Option<&Value>,
+) -> OAuthResult<Value> {
+    let own = [own.to_owned()];
+    let allowed = if allowed.is_empty() {
+        &own[..]
+    } else {
+        allowed
+    };
     let asked: Vec<String> = match data.and_then(|d| d.get("audience")) {
         None => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
@@ -388,24 +377,9 @@ pub(crate) async fn introspect(
 ) -> OAuthResult<Response> {
     let provider = provider_of(engine, view, name).await?;
     let data = request.data.as_ref();
-    let caller: Arc<ClientRecord> = client::authenticate(
-        engine,
-        view,
-        request.authorization.as_ref(),
-        data,
-        false,
-        &provider.audiences(),
-    )
-    .await?;
-    if !provider.record.allows(&caller.client_id) {
-        return Err(OAuthError::unauthorized_client(
-            "this provider does not serve the client",
-        ));
-    }
-    let token = field_str(data, "token")
-        .ok()
-        .flatten()
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    // Any client the provider serves may ask (the answer is about the token, not the caller).
+    client::caller(engine, view, &provider, request, false).await?;
+    let token = required(data, "token")?;
     let claims = active_claims(engine, view, &provider, token)
         .await
         .map_err(OAuthError::server)?;
@@ -429,19 +403,8 @@ pub(crate) async fn revoke(
 ) -> OAuthResult<Response> {
     let provider = provider_of(engine, view, name).await?;
     let data = request.data.as_ref();
-    let caller = client::authenticate(
-        engine,
-        view,
-        request.authorization.as_ref(),
-        data,
-        false,
-        &provider.audiences(),
-    )
-    .await?;
-    let token = field_str(data, "token")
-        .ok()
-        .flatten()
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let caller = client::caller(engine, view, &provider, request, false).await?;
+    let token = required(data, "token")?;
     let claims = active_claims(engine, view, &provider, token)
         .await
         .map_err(OAuthError::server)?;
@@ -464,15 +427,7 @@ pub(crate) async fn revoke(
 pub(crate) async fn tidy_revoked(view: &View) -> Result<()> {
     let at = now();
     for prefix in [REVOKED_PREFIX, crate::assertion::SEEN_PREFIX] {
-        for path in crate::all_keys(view, prefix).await? {
-            if let Some((r, revision)) = record::load::<Revoked>(view, &path).await?
-                && r.exp < at - SKEW
-            {
-                let _ = view
-                    .transact(&[Write::delete(&path).expecting(Expect::Revision(revision))])
-                    .await;
-            }
-        }
+        crate::sweep(view, prefix, |r: &Revoked| r.exp < at - SKEW).await?;
     }
     Ok(())
 }

@@ -176,12 +176,5 @@ pub(crate) async fn read(view: &View, name: &str) -> Result<Response> {
 
 /// The user `name`.
 pub(crate) async fn load(view: &View, name: &str) -> Result<Option<UserRecord>> {
-    if crate::check_name(name).is_err() {
-        return Ok(None);
-    }
-    Ok(
-        record::load::<UserRecord>(view, &format!("{USER_PREFIX}{name}"))
-            .await?
-            .map(|(u, _)| u),
-    )
+    crate::load_named(view, USER_PREFIX, name).await
 }

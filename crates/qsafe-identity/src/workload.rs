@@ -137,8 +137,9 @@ fn check_segment(what: &str, s: &str) -> Result<()> {
 }
 
 /// `POST workload/:name` `{"namespace", "service_account", "audiences", "scopes",
-/// "access_token_ttl", "key", "disabled"}`: namespace and service account default to `default`
-/// and the name; they fix the SPIFFE ID when the workload is made and cannot change after.
+/// "access_token_ttl", "key", "disabled", "pki_mount", "pki_role", "cert_ttl"}`: namespace and
+/// service account default to `default` and the name; they fix the SPIFFE ID (and bind the
+/// service account) when the workload is made and cannot change after.
 pub(crate) async fn write(
     engine: &Identity,
     view: &View,
@@ -308,14 +309,7 @@ pub(crate) async fn read(view: &View, name: &str) -> Result<Response> {
 
 /// The workload `name`.
 pub(crate) async fn load(view: &View, name: &str) -> Result<Option<WorkloadRecord>> {
-    if crate::check_name(name).is_err() {
-        return Ok(None);
-    }
-    Ok(
-        record::load::<WorkloadRecord>(view, &format!("{WORKLOAD_PREFIX}{name}"))
-            .await?
-            .map(|(w, _)| w),
-    )
+    crate::load_named(view, WORKLOAD_PREFIX, name).await
 }
 
 /// `POST workload/:name/rotate` (tokens issued before now end; new exchanges work) and
@@ -424,16 +418,7 @@ pub(crate) async fn redeem(view: &View, token: &str) -> Result<Option<WorkloadRe
 /// Deletes expired join tokens (periodic upkeep).
 pub(crate) async fn tidy_join_tokens(view: &View) -> Result<()> {
     let at = now();
-    for path in crate::all_keys(view, JOIN_PREFIX).await? {
-        if let Some((j, revision)) = record::load::<JoinRecord>(view, &path).await?
-            && j.expires_at <= at
-        {
-            let _ = view
-                .transact(&[Write::delete(&path).expecting(Expect::Revision(revision))])
-                .await;
-        }
-    }
-    Ok(())
+    crate::sweep(view, JOIN_PREFIX, |j: &JoinRecord| j.expires_at <= at).await
 }
 
 /// A certificate issued to a workload.

@@ -23,31 +23,18 @@ import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
 
 from jwcrypto import jwk, jwt
+
+import oidc_http
 
 ADDR, CHROMIUM = sys.argv[1], sys.argv[2]
 ISSUER = f"{ADDR}/v1/identity/oidc/provider/default"
 
 
 def call(method, url, body=None, headers=None, form=False):
-    data = None
-    headers = dict(headers or {})
-    if body is not None:
-        if form:
-            data = urllib.parse.urlencode(body).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        else:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req) as resp:
-            text = resp.read()
-            return resp.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+    status, _, answer = oidc_http.call(method, url, body, headers, form)
+    return status, answer
 
 
 def admin(path, body):

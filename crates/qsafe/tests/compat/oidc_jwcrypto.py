@@ -15,38 +15,19 @@ import base64
 import json
 import ssl
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from jwcrypto import jwk, jwt
+
+import oidc_http
 
 ADDR, CA = sys.argv[1], sys.argv[2]
 CTX = ssl.create_default_context(cafile=CA)
 ALGS = ["ML-DSA-65", "ML-DSA-44", "ES256"]
 
 
-def lower(headers):
-    return {k.lower(): v for k, v in headers.items()}
-
-
 def call(method, url, body=None, headers=None, form=False):
-    data = None
-    headers = dict(headers or {})
-    if body is not None:
-        if form:
-            data = urllib.parse.urlencode(body).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        else:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, context=CTX) as resp:
-            text = resp.read()
-            return resp.status, lower(resp.headers), json.loads(text) if text else None
-    except urllib.error.HTTPError as e:
-        return e.code, lower(e.headers), json.loads(e.read() or b"null")
+    return oidc_http.call(method, url, body, headers, form, context=CTX)
 
 
 def admin(method, path, body=None):
