@@ -98,7 +98,7 @@ static JOSE_SET: LazyLock<serde_json::Value> = LazyLock::new(|| {
         .iter()
         .map(|k| {
             let name = jose::jws_alg_name(k.algorithm()).expect("a JOSE algorithm");
-            jose::Jwk::from_verifying_key(k)
+            Jwk::from_verifying_key(k)
                 .expect("a JOSE key")
                 .with_kid(name)
                 .to_public_value()
@@ -205,9 +205,18 @@ pub fn jws_verify(data: &[u8]) {
     // A token checked against a set, as Kubernetes service-account tokens and client
     // assertions are: what verifies was signed by the key its kid names, with that key's alg.
     if let Ok(verified) = jose::verify_with_set(&JOSE_SET, &token) {
-        let kid = verified.header.get("kid").and_then(serde_json::Value::as_str);
-        let alg = verified.header.get("alg").and_then(serde_json::Value::as_str);
-        assert!(kid.is_some() && kid == alg, "verified under the key its kid names");
+        let kid = verified
+            .header
+            .get("kid")
+            .and_then(serde_json::Value::as_str);
+        let alg = verified
+            .header
+            .get("alg")
+            .and_then(serde_json::Value::as_str);
+        assert!(
+            kid.is_some() && kid == alg,
+            "verified under the key its kid names"
+        );
     }
 }
 
