@@ -208,7 +208,66 @@ async fn delete(view: &View, prefix: &str, name: &str) -> Result<Response> {
 #[async_trait]
 impl Engine for Identity {
     async fn handle(&self, view: &View, request: &EngineRequest) -> Result<Response> {
+        let result = self.route(view, request).await;
+        // A client, workload or provider written or deleted may change which keys a provider
+        // publishes: forget the cached key names (after the change, so none is cached from
+        // before it).
+        let management = ["oidc/client/", "oidc/provider/", "workload/"]
+            .iter()
+            .any(|p| request.path.starts_with(p));
+        if management
+            && matches!(request.operation, Operation::Write | Operation::Delete)
+            && !self.unauthenticated(&request.path, request.operation)
+        {
+            self.providers.forget_keys();
+        }
+        result
+    }
+
+    /// Discovery, JWKS and the login page are public; the token, introspection and revocation
+    /// endpoints authenticate OAuth clients themselves, userinfo its bearer token.
+    fn unauthenticated(&self, path: &str, operation: Operation) -> bool {
+        let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        matches!(
+            (parts.as_slice(), operation),
+            (
+                [
+                    "oidc",
+                    "provider",
+                    _,
+                    ".well-known",
+                    "openid-configuration" | "keys"
+                ],
+                Operation::Read
+            ) | (
+                ["oidc", "provider", _, "token" | "introspect" | "revoke"],
+                Operation::Write
+            ) | (
+                [
+                    "oidc",
+                    "provider",
+                    _,
+                    "authorize" | "userinfo" | "end-session"
+                ],
+                Operation::Read | Operation::Write
+            )
+        )
+    }
+
+    /// Rotates keys whose period is over, forgets expired revocations and join tokens.
+    async fn periodic(&self, view: &View) -> Result<()> {
+        key::rotate_due(self, view).await?;
+        token::tidy_revoked(view).await?;
+        grant::tidy(view).await?;
+        workload::tidy_join_tokens(view).await
+    }
+}
+
+impl Identity {
+    /// Serves one request (the route table).
+    async fn route(&self, view: &View, request: &EngineRequest) -> Result<Response> {
         use Operation::{Delete, List, Read, Write};
+
         let data = request.data.as_ref();
         let parts: Vec<&str> = request.path.trim_end_matches('/').split('/').collect();
         match (parts.as_slice(), request.operation) {
@@ -303,46 +362,6 @@ impl Engine for Identity {
         }
     }
 
-    /// Discovery, JWKS and the login page are public; the token, introspection and revocation
-    /// endpoints authenticate OAuth clients themselves, userinfo its bearer token.
-    fn unauthenticated(&self, path: &str, operation: Operation) -> bool {
-        let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-        matches!(
-            (parts.as_slice(), operation),
-            (
-                [
-                    "oidc",
-                    "provider",
-                    _,
-                    ".well-known",
-                    "openid-configuration" | "keys"
-                ],
-                Operation::Read
-            ) | (
-                ["oidc", "provider", _, "token" | "introspect" | "revoke"],
-                Operation::Write
-            ) | (
-                [
-                    "oidc",
-                    "provider",
-                    _,
-                    "authorize" | "userinfo" | "end-session"
-                ],
-                Operation::Read | Operation::Write
-            )
-        )
-    }
-
-    /// Rotates keys whose period is over, forgets expired revocations and join tokens.
-    async fn periodic(&self, view: &View) -> Result<()> {
-        key::rotate_due(self, view).await?;
-        token::tidy_revoked(view).await?;
-        grant::tidy(view).await?;
-        workload::tidy_join_tokens(view).await
-    }
-}
-
-impl Identity {
     /// `DELETE oidc/key/:name`: refused while a client uses the key (Vault's rule).
     async fn delete_key(&self, view: &View, name: &str) -> Result<Response> {
         check_name(name)?;

@@ -70,13 +70,29 @@ impl Provider {
     }
 }
 
-/// Providers by name, decoded once per revision.
+/// How long the names of the keys a provider's clients and workloads use are reused before
+/// they are listed again: a client or workload another replica adds is answered for (JWKS,
+/// introspection) within this time; this replica's own changes clear them at once.
+const KEY_NAMES_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The names of the keys a provider uses, by issuer, with when they were listed.
+type KeyNames = std::collections::HashMap<String, (std::time::Instant, Arc<BTreeSet<String>>)>;
+
+/// Providers by name, decoded once per revision, and the key names each uses.
 #[derive(Default)]
 pub(crate) struct ProviderCache {
     records: Decoded,
+    key_names: std::sync::RwLock<KeyNames>,
 }
 
 impl ProviderCache {
+    /// Forgets the key names (a client or workload was added, changed or removed).
+    pub(crate) fn forget_keys(&self) {
+        if let Ok(mut names) = self.key_names.write() {
+            names.clear();
+        }
+    }
+
     /// The provider `name` (`default` exists without being written: every client, no scope).
     pub(crate) async fn load(
         &self,
@@ -178,12 +194,46 @@ async fn found(engine: &crate::Identity, view: &View, name: &str) -> Result<Prov
         .ok_or_else(|| Error::NotFound(format!("no provider {name:?}")))
 }
 
-/// The named keys of the clients and workloads `provider` serves, loaded.
+/// The named keys of the clients and workloads `provider` serves, loaded (their names listed
+/// at most once per [`KEY_NAMES_TTL`]).
 pub(crate) async fn keys_of(
     engine: &crate::Identity,
     view: &View,
     provider: &Provider,
 ) -> Result<Vec<Arc<KeyRecord>>> {
+    let cached = engine.providers.key_names.read().ok().and_then(|names| {
+        names
+            .get(&provider.issuer)
+            .filter(|(at, _)| at.elapsed() < KEY_NAMES_TTL)
+            .map(|(_, names)| names.clone())
+    });
+    let names = match cached {
+        Some(names) => names,
+        None => {
+            let names = Arc::new(key_names(engine, view, provider).await?);
+            if let Ok(mut all) = engine.providers.key_names.write() {
+                all.insert(
+                    provider.issuer.clone(),
+                    (std::time::Instant::now(), names.clone()),
+                );
+            }
+            names
+        }
+    };
+    let mut keys = Vec::new();
+    for name in names.iter() {
+        if let Some(k) = engine.keys.load(view, name).await? {
+            keys.push(k);
+        }
+    }
+    Ok(keys)
+}
+
+async fn key_names(
+    engine: &crate::Identity,
+    view: &View,
+    provider: &Provider,
+) -> Result<BTreeSet<String>> {
     let mut names = BTreeSet::new();
     for path in crate::all_keys(view, crate::client::CLIENT_PREFIX).await? {
         let name = &path[crate::client::CLIENT_PREFIX.len()..];
@@ -201,13 +251,7 @@ pub(crate) async fn keys_of(
             names.insert(w.key.clone());
         }
     }
-    let mut keys = Vec::new();
-    for name in names {
-        if let Some(k) = engine.keys.load(view, &name).await? {
-            keys.push(k);
-        }
-    }
-    Ok(keys)
+    Ok(names)
 }
 
 /// `GET oidc/provider/:name/.well-known/openid-configuration`.
