@@ -672,6 +672,14 @@ impl Core {
             Credential::Token(t) => (t, Kind::Token),
             Credential::ApiKey(k) => (k, Kind::ApiKey),
         };
+        // A JWT an engine vouches for; anything else (even a token ID chosen to look like
+        // one) is looked up in the token store.
+        if kind == Kind::Token
+            && looks_like_jwt(secret)
+            && let Some(entry) = self.authenticate_bearer(active, secret).await?
+        {
+            return Ok(entry);
+        }
         let entry = active.tokens.lookup(secret).await?;
         if entry.kind != kind {
             // An API key in a token header (or the reverse) is refused like an unknown one.
@@ -680,6 +688,44 @@ impl Core {
             ));
         }
         Ok(entry)
+    }
+
+    /// A JWT bearer token: a principal if a built-in engine vouches for it (a workload's
+    /// access token), never with the root policy.
+    async fn authenticate_bearer(
+        &self,
+        active: &Active,
+        token: &str,
+    ) -> Result<Option<TokenEntry>> {
+        let candidates: Vec<(Arc<dyn Engine>, View)> = active
+            .mounts
+            .read()
+            .await
+            .iter()
+            .filter(|m| self.builtin.iter().any(|(path, _)| *path == m.entry.path))
+            .map(|m| (m.engine.clone(), m.view.clone()))
+            .collect();
+        for (engine, view) in candidates {
+            if let Some(p) = engine.authenticate(&view, token).await? {
+                return Ok(Some(TokenEntry {
+                    version: 1,
+                    kind: Kind::Token,
+                    accessor: p.id,
+                    policies: p
+                        .policies
+                        .into_iter()
+                        .filter(|n| n != ROOT_POLICY)
+                        .collect(),
+                    display_name: p.display_name,
+                    created: 0,
+                    expires: Some(p.expires),
+                    ttl: 0,
+                    renewable: false,
+                    max_expires: Some(p.expires),
+                }));
+            }
+        }
+        Ok(None)
     }
 
     async fn acl(&self, principal: &TokenEntry) -> Result<Acl> {
@@ -871,6 +917,16 @@ fn add_outcome(fields: &mut Map<String, Value>, salt: &AuditSalt, result: &Resul
             fields.insert("error".into(), e.to_string().into());
         }
     }
+}
+
+/// Whether `token` has the shape of a compact JWS (three base64url parts, a JSON header):
+/// qsafe's own tokens never do.
+fn looks_like_jwt(token: &str) -> bool {
+    token.starts_with("eyJ")
+        && token.split('.').count() == 3
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// A random identifier in the UUID text form (mount uuids, PKI issuer and key ids).

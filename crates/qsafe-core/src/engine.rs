@@ -216,6 +216,34 @@ pub trait Engine: Send + Sync + 'static {
     async fn periodic(&self, _storage: &View) -> Result<()> {
         Ok(())
     }
+
+    /// A principal for a bearer token the token store does not know (the identity engine:
+    /// a workload's access token), or `None`. Only built-in mounts are asked. The default: none.
+    async fn authenticate(&self, _storage: &View, _bearer: &str) -> Result<Option<Principal>> {
+        Ok(None)
+    }
+}
+
+/// Who a bearer token an engine vouches for is ([`Engine::authenticate`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// A name for audit and display (`workload:users-api`).
+    pub display_name: String,
+    /// An identifier of the token, HMAC'd in audit lines like a token accessor (its `jti`).
+    pub id: String,
+    /// Its ACL policies (`root` is never granted this way).
+    pub policies: Vec<String>,
+    /// Expiry, Unix seconds.
+    pub expires: i64,
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("display_name", &self.display_name)
+            .field("policies", &self.policies)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Makes an engine for a new or reloaded mount of its type.

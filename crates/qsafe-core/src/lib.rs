@@ -18,6 +18,7 @@ pub mod token;
 pub use crate::core::{Core, CoreHandle, Credential, Request, new_uuid};
 pub use certlog::{CertificateLog, IssuedCertificate, TracingCertificateLog};
 pub use engine::{
-    Authorization, Engine, EngineFactory, EngineRequest, Operation, RawBody, Requester, Response,
+    Authorization, Engine, EngineFactory, EngineRequest, Operation, Principal, RawBody, Requester,
+    Response,
 };
 pub use error::{Error, ErrorKind, Result};

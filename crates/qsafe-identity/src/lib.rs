@@ -254,6 +254,16 @@ impl Engine for Identity {
         )
     }
 
+    /// A workload's access token naming the audience `qsafe` is a principal on qsafe's API,
+    /// with the workload's policies.
+    async fn authenticate(
+        &self,
+        view: &View,
+        bearer: &str,
+    ) -> Result<Option<qsafe_core::Principal>> {
+        workload::principal(self, view, bearer).await
+    }
+
     /// Rotates keys whose period is over, forgets expired revocations and join tokens.
     async fn periodic(&self, view: &View) -> Result<()> {
         key::rotate_due(self, view).await?;

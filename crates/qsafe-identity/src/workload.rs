@@ -66,7 +66,14 @@ pub(crate) struct WorkloadRecord {
     /// Certificate life, seconds.
     #[serde(default = "default_cert_ttl")]
     pub(crate) cert_ttl: u64,
+    /// qsafe ACL policies its tokens carry on qsafe's own API (when they name the audience
+    /// [`API_AUDIENCE`]); never `root`.
+    #[serde(default)]
+    pub(crate) policies: Vec<String>,
 }
+
+/// The audience a workload token must name to be used on qsafe's own API.
+pub(crate) const API_AUDIENCE: &str = "qsafe";
 
 fn default_role() -> String {
     "workload".into()
@@ -180,6 +187,7 @@ pub(crate) async fn write(
                 pki_mount: None,
                 pki_role: default_role(),
                 cert_ttl: DEFAULT_CERT_TTL,
+                policies: Vec::new(),
             };
             (w, Expect::Absent)
         }
@@ -211,6 +219,14 @@ pub(crate) async fn write(
     if let Some(r) = field_str(data, "pki_role")? {
         crate::check_name(r)?;
         r.clone_into(&mut w.pki_role);
+    }
+    if let Some(p) = field_str_list(data, "policies")? {
+        if p.iter().any(|n| n == "root") {
+            return Err(Error::InvalidInput(
+                "a workload cannot hold the root policy".into(),
+            ));
+        }
+        w.policies = p;
     }
     if let Some(ttl) = field_duration(data, "cert_ttl")? {
         if ttl == 0 {
@@ -304,6 +320,7 @@ pub(crate) async fn read(view: &View, name: &str) -> Result<Response> {
         "pki_mount": w.pki_mount,
         "pki_role": w.pki_role,
         "cert_ttl": w.cert_ttl,
+        "policies": w.policies,
     })))
 }
 
@@ -511,4 +528,55 @@ pub(crate) async fn revoke_certificates(
         revoked += 1;
     }
     Ok(Response::data(json!({"revoked_certificates": revoked})))
+}
+
+/// The principal a workload's access token is on qsafe's own API: a token of one of this
+/// engine's providers (signature, issuer, expiry, not revoked), of a workload that honours it
+/// (not rotated, revoked or deleted since), naming the audience [`API_AUDIENCE`]; with the
+/// workload's policies.
+pub(crate) async fn principal(
+    engine: &Identity,
+    view: &View,
+    token: &str,
+) -> Result<Option<qsafe_core::Principal>> {
+    // The issuer names the provider; `active_claims` checks it is that provider's.
+    let Some(issuer) = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| qsafe_crypto::encoding::b64url_decode("token", p).ok())
+        .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
+        .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned))
+    else {
+        return Ok(None);
+    };
+    let Some((_, provider_name)) = issuer.rsplit_once("/v1/identity/oidc/provider/") else {
+        return Ok(None);
+    };
+    let Some(provider) = engine.providers.load(engine, view, provider_name).await? else {
+        return Ok(None);
+    };
+    let Some(claims) = crate::token::active_claims(engine, view, &provider, token).await? else {
+        return Ok(None);
+    };
+    let Some(name) = claims.get("workload").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let for_qsafe = match claims.get("aud") {
+        Some(Value::String(a)) => a == API_AUDIENCE,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(API_AUDIENCE)),
+        _ => false,
+    };
+    let Some(w) = load(view, name).await?.filter(|_| for_qsafe) else {
+        return Ok(None);
+    };
+    Ok(Some(qsafe_core::Principal {
+        display_name: format!("workload:{}", w.name),
+        id: claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        policies: w.policies.into_iter().filter(|p| p != "root").collect(),
+        expires: claims.get("exp").and_then(Value::as_i64).unwrap_or(0),
+    }))
 }

@@ -564,3 +564,61 @@ async fn a_workload_gets_a_spiffe_certificate_at_exchange_and_revocation_revokes
         "{cert}"
     );
 }
+
+#[tokio::test]
+async fn a_workload_token_is_a_principal_with_the_workloads_policies_on_qsafes_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_dev(dir.path(), port);
+    let http = pq_client(&dir.path().join("ca.pem"));
+    let base = format!("https://127.0.0.1:{port}/v1");
+    let admin = async |path: &str, body: Value| {
+        let resp = http
+            .post(format!("{base}/{path}"))
+            .header("X-Vault-Token", "dev-root")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    };
+    admin(
+        "sys/policies/acl/users-api",
+        json!({"policy": "path \"secret/data/users-api/*\" { capabilities = [\"read\"] }"}),
+    )
+    .await;
+    admin(
+        "secret/data/users-api/db",
+        json!({"data": {"password": "from-qsafe"}}),
+    )
+    .await;
+    admin(
+        "identity/workload/users-api",
+        json!({"audiences": ["qsafe"], "policies": ["users-api"]}),
+    )
+    .await;
+    // The pod's only secret is its bootstrap credential; the rest comes with its identity.
+    let token = pod_start(&http, &base).await;
+    let read = |path: &'static str| {
+        let (http, base, token) = (&http, &base, &token);
+        async move {
+            http.get(format!("{base}/{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = read("secret/data/users-api/db").await;
+    assert_eq!(ok.status(), 200);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["data"]["data"]["password"], "from-qsafe");
+    assert_eq!(read("secret/data/billing/db").await.status(), 403);
+    assert_eq!(read("sys/policies/acl").await.status(), 403);
+    // The audit log names the workload.
+    let audit = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
+    assert!(audit.contains("workload:users-api"));
+    // Revoked: the same token opens nothing.
+    admin("identity/workload/users-api/revoke", json!({})).await;
+    assert_eq!(read("secret/data/users-api/db").await.status(), 403);
+}
