@@ -45,21 +45,8 @@ fn jwcrypto_validates_tokens_from_the_published_jwks_alone() {
 
 #[tokio::test]
 async fn a_wrong_client_secret_is_refused_over_http_and_audited() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = start_dev(dir.path(), port);
-    let http = pq_client(&dir.path().join("ca.pem"));
-    let base = format!("https://127.0.0.1:{port}/v1");
-    let created: Value = http
-        .post(format!("{base}/identity/oidc/client/svc"))
-        .header("X-Vault-Token", "dev-root")
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (dir, _port, _server, http, base) = up();
+    let created = admin(&http, &base, "identity/oidc/client/svc", json!({})).await;
     let id = created["data"]["client_id"].as_str().unwrap();
     let token_url = format!("{base}/identity/oidc/provider/default/token");
     let refused = http
@@ -93,18 +80,40 @@ async fn a_wrong_client_secret_is_refused_over_http_and_audited() {
     assert!(!audit.contains("qso_secret_not-it"));
 }
 
-/// A client_credentials token for a new client `name` of the dev server at `base`.
-async fn token_for(http: &reqwest::Client, base: &str, name: &str, audiences: Value) -> String {
-    let created: Value = http
-        .post(format!("{base}/identity/oidc/client/{name}"))
+/// A `qsafe dev` in a new directory: the directory, its port, the server (stopped when
+/// dropped), an HTTPS client trusting its CA, and its `/v1` base URL.
+fn up() -> (tempfile::TempDir, u16, dev::Server, reqwest::Client, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start_dev(dir.path(), port);
+    let http = pq_client(&dir.path().join("ca.pem"));
+    let base = format!("https://127.0.0.1:{port}/v1");
+    (dir, port, server, http, base)
+}
+
+/// `POST /v1/<path>` with the root token and a JSON body: its JSON answer (null when empty),
+/// the status asserted 2xx.
+async fn admin(http: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
+    let resp = http
+        .post(format!("{base}/{path}"))
         .header("X-Vault-Token", "dev-root")
-        .json(&json!({"audiences": audiences}))
+        .json(&body)
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    resp.json().await.unwrap_or(Value::Null)
+}
+
+/// A client_credentials token for a new client `name` of the dev server at `base`.
+async fn token_for(http: &reqwest::Client, base: &str, name: &str, audiences: Value) -> String {
+    let created = admin(
+        http,
+        base,
+        &format!("identity/oidc/client/{name}"),
+        json!({"audiences": audiences}),
+    )
+    .await;
     let answer: Value = http
         .post(format!("{base}/identity/oidc/provider/default/token"))
         .basic_auth(
@@ -127,11 +136,7 @@ async fn the_sdk_verifier_keeps_accepting_valid_tokens_while_qsafe_is_stopped() 
     use qsafe_client::{BearerAuthLayer, Claims, JwtVerifier, VerifierOptions, VerifyError};
     use tower::ServiceExt as _;
 
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let server = start_dev(dir.path(), port);
-    let http = pq_client(&dir.path().join("ca.pem"));
-    let base = format!("https://127.0.0.1:{port}/v1");
+    let (dir, port, server, http, base) = up();
     let token = token_for(&http, &base, "gateway", json!(["users-api"])).await;
     let other_audience = token_for(&http, &base, "batch", json!(["reports"])).await;
     let client = sdk::sdk(dir.path(), port);
@@ -218,16 +223,13 @@ async fn the_sdk_verifier_keeps_accepting_valid_tokens_while_qsafe_is_stopped() 
 
 /// One pod start: a join token from the operator, exchanged for the workload's token.
 async fn pod_start(http: &reqwest::Client, base: &str) -> String {
-    let join: Value = http
-        .post(format!("{base}/identity/workload/users-api/join-token"))
-        .header("X-Vault-Token", "dev-root")
-        .json(&json!({"ttl": "5m"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let join = admin(
+        http,
+        base,
+        "identity/workload/users-api/join-token",
+        json!({"ttl": "5m"}),
+    )
+    .await;
     let join = join["data"]["join_token"].as_str().unwrap();
     let answer: Value = http
         .post(format!("{base}/identity/oidc/provider/default/token"))
@@ -252,21 +254,14 @@ async fn pod_start(http: &reqwest::Client, base: &str) -> String {
 async fn a_restarted_workload_keeps_its_spiffe_id_and_its_tokens_validate_while_qsafe_is_down() {
     use qsafe_client::{JwtVerifier, VerifierOptions};
 
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let server = start_dev(dir.path(), port);
-    let http = pq_client(&dir.path().join("ca.pem"));
-    let base = format!("https://127.0.0.1:{port}/v1");
-    let made: Value = http
-        .post(format!("{base}/identity/workload/users-api"))
-        .header("X-Vault-Token", "dev-root")
-        .json(&json!({"namespace": "shop", "audiences": ["notifications"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (dir, port, server, http, base) = up();
+    let made = admin(
+        &http,
+        &base,
+        "identity/workload/users-api",
+        json!({"namespace": "shop", "audiences": ["notifications"]}),
+    )
+    .await;
     let spiffe = made["data"]["spiffe_id"].as_str().unwrap().to_owned();
     assert_eq!(spiffe, "spiffe://qsafe.local/ns/shop/sa/users-api");
     let verifier = JwtVerifier::for_provider(
@@ -353,28 +348,21 @@ async fn the_code_flow_works_for_a_scripted_client_over_http() {
         .build()
         .unwrap();
     let base = format!("https://127.0.0.1:{port}/v1");
-    let admin = |path: &str, body: Value| {
-        http.post(format!("{base}/{path}"))
-            .header("X-Vault-Token", "dev-root")
-            .json(&body)
-            .send()
-    };
     admin(
+        &http,
+        &base,
         "identity/user/bob",
         json!({"password": "a long passphrase", "groups": ["ops"]}),
     )
-    .await
-    .unwrap();
+    .await;
     let redirect = "https://app.example/callback";
-    let created: Value = admin(
+    let created = admin(
+        &http,
+        &base,
         "identity/oidc/client/portal",
         json!({"redirect_uris": [redirect], "assignments": ["group:ops"]}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let (id, secret) = (
         created["data"]["client_id"].as_str().unwrap().to_owned(),
         created["data"]["client_secret"]
@@ -475,44 +463,40 @@ fn enc(s: &str) -> String {
 
 #[tokio::test]
 async fn a_workload_gets_a_spiffe_certificate_at_exchange_and_revocation_revokes_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = start_dev(dir.path(), port);
-    let http = pq_client(&dir.path().join("ca.pem"));
-    let base = format!("https://127.0.0.1:{port}/v1");
-    let admin = async |path: &str, body: Value| -> Value {
-        let resp = http
-            .post(format!("{base}/{path}"))
-            .header("X-Vault-Token", "dev-root")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap_or(Value::Null)
-    };
-    admin("sys/mounts/pki", json!({"type": "pki"})).await;
+    let (_dir, _port, _server, http, base) = up();
+    admin(&http, &base, "sys/mounts/pki", json!({"type": "pki"})).await;
     admin(
+        &http,
+        &base,
         "pki/root/generate/internal",
         json!({"common_name": "workload root", "ttl": "8760h"}),
     )
     .await;
     admin(
+        &http,
+        &base,
         "pki/roles/workload",
         json!({"allowed_uri_sans": ["spiffe://qsafe.local/*"], "require_cn": false,
                "key_type": "any", "server_flag": true, "client_flag": true, "max_ttl": "24h"}),
     )
     .await;
     admin(
+        &http,
+        &base,
         "identity/workload/users-api",
         json!({"namespace": "shop", "pki_mount": "pki"}),
     )
     .await;
-    let join =
-        admin("identity/workload/users-api/join-token", json!({})).await["data"]["join_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    let join = admin(
+        &http,
+        &base,
+        "identity/workload/users-api/join-token",
+        json!({}),
+    )
+    .await["data"]["join_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The pod's own ML-DSA-65 key; only its CSR leaves the pod.
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ML_DSA_65).unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -549,7 +533,13 @@ async fn a_workload_gets_a_spiffe_certificate_at_exchange_and_revocation_revokes
     assert!((86_000..=86_400 + 60).contains(&life), "{life}");
     let serial = answer["serial_number"].as_str().unwrap().to_owned();
     // Revoking the workload revokes its certificate.
-    let revoked = admin("identity/workload/users-api/revoke", json!({})).await;
+    let revoked = admin(
+        &http,
+        &base,
+        "identity/workload/users-api/revoke",
+        json!({}),
+    )
+    .await;
     assert_eq!(revoked["data"]["revoked_certificates"], 1);
     let cert: Value = http
         .get(format!("{base}/pki/cert/{serial}"))
@@ -567,32 +557,24 @@ async fn a_workload_gets_a_spiffe_certificate_at_exchange_and_revocation_revokes
 
 #[tokio::test]
 async fn a_workload_token_is_a_principal_with_the_workloads_policies_on_qsafes_api() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = start_dev(dir.path(), port);
-    let http = pq_client(&dir.path().join("ca.pem"));
-    let base = format!("https://127.0.0.1:{port}/v1");
-    let admin = async |path: &str, body: Value| {
-        let resp = http
-            .post(format!("{base}/{path}"))
-            .header("X-Vault-Token", "dev-root")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-    };
+    let (dir, _port, _server, http, base) = up();
     admin(
+        &http,
+        &base,
         "sys/policies/acl/users-api",
         json!({"policy": "path \"secret/data/users-api/*\" { capabilities = [\"read\"] }"}),
     )
     .await;
     admin(
+        &http,
+        &base,
         "secret/data/users-api/db",
         json!({"data": {"password": "from-qsafe"}}),
     )
     .await;
     admin(
+        &http,
+        &base,
         "identity/workload/users-api",
         json!({"audiences": ["qsafe"], "policies": ["users-api"]}),
     )
@@ -619,6 +601,12 @@ async fn a_workload_token_is_a_principal_with_the_workloads_policies_on_qsafes_a
     let audit = std::fs::read_to_string(dir.path().join("audit.log")).unwrap();
     assert!(audit.contains("workload:users-api"));
     // Revoked: the same token opens nothing.
-    admin("identity/workload/users-api/revoke", json!({})).await;
+    admin(
+        &http,
+        &base,
+        "identity/workload/users-api/revoke",
+        json!({}),
+    )
+    .await;
     assert_eq!(read("secret/data/users-api/db").await.status(), 403);
 }
