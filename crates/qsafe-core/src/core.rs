@@ -1,6 +1,10 @@
 //! `Core`: the one choke point every request passes (DESIGN.md §3):
 //! sealed? → authenticate → route → ACL → audit request → engine → audit response.
 
+mod internal;
+
+pub use internal::CoreHandle;
+
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -158,34 +162,6 @@ impl std::fmt::Debug for Core {
             .field("audit", &self.audit)
             .field("engines", &self.factories.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
-    }
-}
-
-/// A late-bound handle on the core, for engines that ask other engines for something
-/// ([`Core::execute_internal`]): set once the core is shared, and weak, so the core and its
-/// engines do not keep each other alive.
-#[derive(Clone, Default)]
-pub struct CoreHandle(Arc<std::sync::OnceLock<std::sync::Weak<Core>>>);
-
-impl CoreHandle {
-    /// Points the handle at `core` (once; later calls change nothing).
-    pub fn set(&self, core: &Arc<Core>) {
-        let _ = self.0.set(Arc::downgrade(core));
-    }
-
-    /// The core, if set and still alive.
-    pub fn get(&self) -> Option<Arc<Core>> {
-        self.0.get().and_then(std::sync::Weak::upgrade)
-    }
-}
-
-impl std::fmt::Debug for CoreHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.get().is_some() {
-            "CoreHandle(set)"
-        } else {
-            "CoreHandle(unset)"
-        })
     }
 }
 
@@ -465,79 +441,6 @@ impl Core {
         result
     }
 
-    /// Serves `operation` on `path` for another engine (the identity engine asking a PKI mount
-    /// for a workload's certificate): no token and no ACL — engines are this server's own code
-    /// — but audited like any request, `auth.display_name` being `on_behalf` and
-    /// `auth.policies` `["internal"]`. `sys/` and `auth/` paths are refused.
-    pub async fn execute_internal(
-        &self,
-        on_behalf: &str,
-        operation: Operation,
-        path: &str,
-        data: Option<Value>,
-    ) -> Result<Response> {
-        let active = self.active()?;
-        if path.starts_with("sys/") || path.starts_with("auth/") {
-            return Err(Error::PermissionDenied(format!(
-                "an engine may not ask for {path}"
-            )));
-        }
-        let request = Request {
-            operation,
-            path: path.to_owned(),
-            data,
-            raw: None,
-            credential: Credential::None,
-            authorization: None,
-            client: None,
-            id: new_uuid(&self.rng)?,
-        };
-        let salt = &active.salt;
-        let request_data = request.data.as_ref().map(|d| salt.hash_strings(d));
-        let auth = json!({"display_name": on_behalf, "policies": ["internal"]});
-        let fields = audit_fields(&request, auth, request_data.as_ref());
-        self.audit.append(&Record {
-            kind: "request",
-            fields: fields.clone(),
-        })?;
-        let result = self.dispatch_internal(&active, on_behalf, &request).await;
-        let mut record = Record {
-            kind: "response",
-            fields,
-        };
-        add_outcome(&mut record.fields, salt, &result);
-        self.audit.append(&record)?;
-        result
-    }
-
-    async fn dispatch_internal(
-        &self,
-        active: &Active,
-        on_behalf: &str,
-        request: &Request,
-    ) -> Result<Response> {
-        let mounts = active.mounts.read().await;
-        let (mounted, rest) = mounts
-            .iter()
-            .find_map(|m| m.entry.strip(&request.path).map(|rest| (m, rest)))
-            .ok_or_else(|| Error::NotFound(format!("no mount serves {}", request.path)))?;
-        let (engine, view) = (mounted.engine.clone(), mounted.view.clone());
-        let engine_request = EngineRequest {
-            operation: request.operation,
-            path: rest.to_owned(),
-            data: request.data.clone(),
-            raw: None,
-            requester: Some(Requester {
-                display_name: on_behalf.to_owned(),
-                accessor_hmac: active.salt.hash(on_behalf),
-            }),
-            authorization: None,
-        };
-        // Not under the mount table's lock: the engine may take its time.
-        drop(mounts);
-        engine.handle(&view, &engine_request).await
-    }
-
     /// Serves `request` without a token if its engine says the path needs none (CA
     /// certificates, CRLs, OCSP); `None` if it does need one.
     async fn execute_unauthenticated(
@@ -675,7 +578,7 @@ impl Core {
         // A JWT an engine vouches for; anything else (even a token ID chosen to look like
         // one) is looked up in the token store.
         if kind == Kind::Token
-            && looks_like_jwt(secret)
+            && internal::looks_like_jwt(secret)
             && let Some(entry) = self.authenticate_bearer(active, secret).await?
         {
             return Ok(entry);
@@ -688,44 +591,6 @@ impl Core {
             ));
         }
         Ok(entry)
-    }
-
-    /// A JWT bearer token: a principal if a built-in engine vouches for it (a workload's
-    /// access token), never with the root policy.
-    async fn authenticate_bearer(
-        &self,
-        active: &Active,
-        token: &str,
-    ) -> Result<Option<TokenEntry>> {
-        let candidates: Vec<(Arc<dyn Engine>, View)> = active
-            .mounts
-            .read()
-            .await
-            .iter()
-            .filter(|m| self.builtin.iter().any(|(path, _)| *path == m.entry.path))
-            .map(|m| (m.engine.clone(), m.view.clone()))
-            .collect();
-        for (engine, view) in candidates {
-            if let Some(p) = engine.authenticate(&view, token).await? {
-                return Ok(Some(TokenEntry {
-                    version: 1,
-                    kind: Kind::Token,
-                    accessor: p.id,
-                    policies: p
-                        .policies
-                        .into_iter()
-                        .filter(|n| n != ROOT_POLICY)
-                        .collect(),
-                    display_name: p.display_name,
-                    created: 0,
-                    expires: Some(p.expires),
-                    ttl: 0,
-                    renewable: false,
-                    max_expires: Some(p.expires),
-                }));
-            }
-        }
-        Ok(None)
     }
 
     async fn acl(&self, principal: &TokenEntry) -> Result<Acl> {
@@ -917,16 +782,6 @@ fn add_outcome(fields: &mut Map<String, Value>, salt: &AuditSalt, result: &Resul
             fields.insert("error".into(), e.to_string().into());
         }
     }
-}
-
-/// Whether `token` has the shape of a compact JWS (three base64url parts, a JSON header):
-/// qsafe's own tokens never do.
-fn looks_like_jwt(token: &str) -> bool {
-    token.starts_with("eyJ")
-        && token.split('.').count() == 3
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// A random identifier in the UUID text form (mount uuids, PKI issuer and key ids).
