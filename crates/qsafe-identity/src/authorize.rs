@@ -216,9 +216,16 @@ pub(crate) async fn submit(
     };
     let username = param(data, "username").unwrap_or_default();
     let password = Zeroizing::new(param(data, "password").unwrap_or_default().to_owned());
-    let user = match user::load(view, username).await? {
-        Some(u) if !u.disabled && user::password_matches(&u, password).await? => u,
-        _ => return Ok(login_page(&req, Some("Wrong username or password."), 401)),
+    // A missing or disabled user costs the same Argon2id work: timing does not tell who exists.
+    let user = user::load(view, username).await?;
+    let user = match user {
+        Some(u) if user::password_matches(Some(&u), password).await? => u,
+        other => {
+            if other.is_none() {
+                user::password_matches(None, Zeroizing::new(String::new())).await?;
+            }
+            return Ok(login_page(&req, Some("Wrong username or password."), 401));
+        }
     };
     if !assigned(&req.client, &user) {
         return Ok(redirect(

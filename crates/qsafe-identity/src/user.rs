@@ -80,13 +80,22 @@ async fn hash(engine: &Identity, password: Zeroizing<String>) -> Result<String> 
     .await?
 }
 
-/// Whether `password` is `user`'s (off the async workers).
+/// Whether `password` is the password of `user` — a user that exists and is enabled. For a
+/// missing or disabled user the same Argon2id work is done against a throw-away hash, so the
+/// answer's timing does not tell which usernames exist (off the async workers).
 pub(crate) async fn password_matches(
-    user: &UserRecord,
+    user: Option<&UserRecord>,
     password: Zeroizing<String>,
 ) -> Result<bool> {
-    let phc = user.password_phc.clone();
-    qsafe_core::cpu::run("password check", move || {
+    let live = user.filter(|u| !u.disabled);
+    let phc = match live {
+        Some(u) => u.password_phc.clone(),
+        None => match decoy() {
+            Some(d) => d.to_owned(),
+            None => return Ok(false),
+        },
+    };
+    let matches = qsafe_core::cpu::run("password check", move || {
         PasswordHash::new(&phc)
             .map(|parsed| {
                 argon2()
@@ -95,7 +104,22 @@ pub(crate) async fn password_matches(
             })
             .map_err(|e| Error::Internal(format!("stored password hash: {e}")))
     })
-    .await?
+    .await??;
+    Ok(matches && live.is_some())
+}
+
+/// An Argon2id hash with the users' parameters, of a password nobody knows, made once.
+fn decoy() -> Option<&'static str> {
+    static DECOY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    DECOY
+        .get_or_init(|| {
+            let salt = SaltString::encode_b64(&[0x5a; 16]).ok()?;
+            argon2()
+                .hash_password(b"no user has this password", &salt)
+                .ok()
+                .map(|h| h.to_string())
+        })
+        .as_deref()
 }
 
 /// `POST user/:name` `{"password", "email", "display_name", "groups", "disabled"}`.

@@ -59,6 +59,11 @@ async fn the_code_flow_with_pkce_refresh_rotation_and_reuse_detection() {
     let (status, page, _) = authorize(&h, Operation::Write, form.clone()).await;
     assert_eq!(status, 401);
     assert!(page.contains("role=\"alert\""));
+    // An unknown user gets the very same answer.
+    let mut stranger = form.clone();
+    stranger["username"] = "nobody".into();
+    let (status, other_page, _) = authorize(&h, Operation::Write, stranger).await;
+    assert_eq!((status, other_page), (401, page));
     // An unregistered redirect URI is never redirected to.
     let mut evil = params.clone();
     evil["redirect_uri"] = "https://evil.example/cb".into();
