@@ -3,6 +3,12 @@
 //! the workload's SPIFFE ID, `workload` its name — whatever pod, restart or replica asks — and,
 //! given a CSR, a certificate from the workload's PKI mount with the SPIFFE ID as URI SAN. No
 //! client authentication: the subject token is the credential.
+//!
+//! A running workload renews with its own access token for qsafe (one naming the audience
+//! `qsafe`, still active) as the subject token: the answer is a new access token for the same
+//! workload (and a new certificate given a CSR), so a pod bootstrapped with a one-time join
+//! token keeps its identity while the workload is enabled and not rotated — rotating or
+//! revoking the workload ends the chain.
 
 use qsafe_core::Response;
 use qsafe_core::fields::field_str;
@@ -16,6 +22,9 @@ use crate::oauth::{json_response, required};
 use crate::provider::Provider;
 use crate::token::{Signer, granted_audience, mint};
 use crate::workload::{self, JOIN_TOKEN_TYPE};
+
+/// A workload's own access token for qsafe, as the subject of a renewal.
+pub(crate) const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// The grant type.
 pub(crate) const GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -49,10 +58,20 @@ pub(crate) async fn exchange(
                 .map_err(OAuthError::server)?
                 .ok_or_else(refused)?
         }
+        ACCESS_TOKEN_TYPE => {
+            let (w, claims) = workload::of_api_token(engine, view, subject)
+                .await
+                .map_err(OAuthError::server)?
+                .ok_or_else(refused)?;
+            if claims.get("iss").and_then(Value::as_str) != Some(provider.issuer.as_str()) {
+                return Err(refused());
+            }
+            w
+        }
         other => {
             let other: String = other.chars().take(80).collect();
             return Err(OAuthError::invalid_request(format!(
-                "subject_token_type {other:?} is not accepted (use {JOIN_TOKEN_TYPE} or {})",
+                "subject_token_type {other:?} is not accepted (use {JOIN_TOKEN_TYPE}, {} or {ACCESS_TOKEN_TYPE})",
                 kubernetes::JWT_TOKEN_TYPE
             )));
         }

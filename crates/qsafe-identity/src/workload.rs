@@ -12,7 +12,7 @@ use qsafe_crypto::encoding::b64url_encode;
 use qsafe_crypto::hash;
 use qsafe_store::{Expect, View, Write};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
 use crate::{FORMAT, Identity, key, now};
@@ -530,15 +530,15 @@ pub(crate) async fn revoke_certificates(
     Ok(Response::data(json!({"revoked_certificates": revoked})))
 }
 
-/// The principal a workload's access token is on qsafe's own API: a token of one of this
-/// engine's providers (signature, issuer, expiry, not revoked), of a workload that honours it
-/// (not rotated, revoked or deleted since), naming the audience [`API_AUDIENCE`]; with the
-/// workload's policies.
-pub(crate) async fn principal(
+/// The workload an access token for qsafe's own API speaks for, with the token's claims: a
+/// token of one of this engine's providers (signature, issuer, expiry, not revoked), of a
+/// workload that honours it (not rotated, revoked or deleted since), naming the audience
+/// [`API_AUDIENCE`].
+pub(crate) async fn of_api_token(
     engine: &Identity,
     view: &View,
     token: &str,
-) -> Result<Option<qsafe_core::Principal>> {
+) -> Result<Option<(WorkloadRecord, Map<String, Value>)>> {
     // The issuer names the provider; `active_claims` checks it is that provider's.
     let Some(issuer) = token
         .split('.')
@@ -567,6 +567,19 @@ pub(crate) async fn principal(
         _ => false,
     };
     let Some(w) = load(view, name).await?.filter(|_| for_qsafe) else {
+        return Ok(None);
+    };
+    Ok(Some((w, claims)))
+}
+
+/// The principal a workload's access token is on qsafe's own API ([`of_api_token`]): the
+/// workload's policies.
+pub(crate) async fn principal(
+    engine: &Identity,
+    view: &View,
+    token: &str,
+) -> Result<Option<qsafe_core::Principal>> {
+    let Some((w, claims)) = of_api_token(engine, view, token).await? else {
         return Ok(None);
     };
     Ok(Some(qsafe_core::Principal {

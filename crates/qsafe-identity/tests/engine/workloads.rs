@@ -18,6 +18,20 @@ impl H {
         .await
     }
 
+    /// Exchanges `subject` of `kind` with extra form `fields`; the answer.
+    async fn exchange_with(&self, subject: &str, kind: &str, fields: Value) -> Answer {
+        let mut body = json!({
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": subject,
+            "subject_token_type": kind,
+        });
+        for (k, v) in fields.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        self.oauth(Operation::Write, "oidc/provider/default/token", body, None)
+            .await
+    }
+
     async fn join(&self, workload: &str) -> String {
         self.write(&format!("workload/{workload}/join-token"), json!({}))
             .await["join_token"]
@@ -133,6 +147,61 @@ async fn every_pod_of_a_workload_gets_the_same_identity_until_it_is_revoked() {
         .is_err()
     );
     assert_eq!(h.read("workload/users-api").await["disabled"], true);
+}
+
+#[tokio::test]
+async fn a_running_pod_renews_with_its_own_token_for_qsafe_until_the_workload_is_rotated() {
+    const JOIN: &str = "urn:qsafe:params:oauth:token-type:join-token";
+    const ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
+    let h = H::new().await;
+    h.write(
+        "workload/notifications",
+        json!({"audiences": ["qsafe", "users-api"]}),
+    )
+    .await;
+    let first = h
+        .exchange_with(
+            &h.join("notifications").await,
+            JOIN,
+            json!({"audience": "qsafe"}),
+        )
+        .await;
+    let for_qsafe = first.body["access_token"].as_str().unwrap().to_owned();
+    // Renewal: the same identity, a new token; again from the new one.
+    let renewed = h
+        .exchange_with(&for_qsafe, ACCESS, json!({"audience": "qsafe"}))
+        .await;
+    assert_eq!(renewed.status, 200, "{}", renewed.body);
+    let next = renewed.body["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(next, for_qsafe);
+    let claims = h.verify(&next).await;
+    assert_eq!(claims["workload"], "notifications");
+    assert_eq!(claims["aud"], "qsafe");
+    let again = h.exchange_with(&next, ACCESS, json!({})).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    // A token for another audience (one a peer service was sent) renews nothing.
+    let for_peer = h
+        .exchange_with(&next, ACCESS, json!({"audience": "users-api"}))
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = h.exchange_with(&for_peer, ACCESS, json!({})).await;
+    assert_eq!(
+        (refused.status, refused.body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        h.exchange_with("not.a.token", ACCESS, json!({})).await.body["error"],
+        "invalid_grant"
+    );
+    // Rotation ends the chain.
+    h.write("workload/notifications/rotate", json!({})).await;
+    assert_eq!(
+        h.exchange_with(&next, ACCESS, json!({})).await.body["error"],
+        "invalid_grant"
+    );
 }
 
 #[tokio::test]
