@@ -7,6 +7,7 @@
 pub mod fields;
 pub mod jwt;
 pub mod kv;
+pub mod mtls;
 pub mod pki;
 pub mod provider;
 pub mod transit;
@@ -14,6 +15,7 @@ pub mod transit;
 pub use fields::FieldEncryptor;
 pub use jwt::{BearerAuthLayer, Claims, JwtVerifier, VerifierOptions, VerifyError};
 pub use kv::{Kv, Secret, VersionMetadata};
+pub use mtls::{Bootstrap, CertificateProvider, MtlsOptions};
 pub use pki::{IssueRequest, IssuedCertificate, Pki};
 pub use provider::SecretProvider;
 pub use transit::{Item, OfflineEncryptor, Transit};
@@ -135,6 +137,9 @@ impl Config {
 pub struct Client {
     http: reqwest::Client,
     config: Config,
+    /// The token requests carry: `config.token` at first; [`Client::set_token`] replaces it for
+    /// every clone (a workload's access token, renewed by [`mtls::CertificateProvider`]).
+    token: Arc<std::sync::RwLock<Option<Zeroizing<String>>>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -179,7 +184,23 @@ impl Client {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| Error::Config(e.to_string()))?;
-        Ok(Self { http, config })
+        let token = Arc::new(std::sync::RwLock::new(config.token.clone()));
+        Ok(Self {
+            http,
+            config,
+            token,
+        })
+    }
+
+    /// Replaces the token this client and all its clones send.
+    pub fn set_token(&self, token: Option<Zeroizing<String>>) {
+        let mut slot = self.token.write().unwrap_or_else(|e| e.into_inner());
+        *slot = token;
+    }
+
+    /// The token this client sends, if any.
+    pub fn token(&self) -> Option<Zeroizing<String>> {
+        self.token.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The server address.
@@ -241,7 +262,7 @@ impl Client {
             path.trim_start_matches('/')
         );
         let mut request = self.http.request(method, &url);
-        if let Some(token) = &self.config.token {
+        if let Some(token) = self.token() {
             request = request.header("X-Vault-Token", token.as_str());
         }
         request = match body {

@@ -116,7 +116,7 @@ fn string_field(data: &Value, name: &str) -> Result<String> {
 
 impl IssuedCertificate {
     /// From the `data` of an `issue`/`sign` answer (taken, so the key is not left behind in it).
-    fn from_data(mut data: Value) -> Result<Self> {
+    pub(crate) fn from_data(mut data: Value) -> Result<Self> {
         let private_key = match data.get_mut("private_key").map(Value::take) {
             Some(Value::String(key)) if !key.is_empty() => Some(Zeroizing::new(key)),
             _ => None,
