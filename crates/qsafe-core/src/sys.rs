@@ -263,22 +263,9 @@ async fn create_token(
     principal: &TokenEntry,
     data: Option<&Value>,
 ) -> Result<Response> {
-    let policies: Vec<String> = match data.and_then(|d| d.get("policies")) {
-        None => principal.policies.clone(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| Error::InvalidInput("policies are strings".into()))
-            })
-            .collect::<Result<_>>()?,
-        Some(_) => {
-            return Err(Error::InvalidInput(
-                "\"policies\" is a list of names".into(),
-            ));
-        }
-    };
+    // A list, or Vault's comma-separated string (`vault write auth/token/create policies=a,b`).
+    let policies: Vec<String> = crate::fields::field_str_list(data, "policies")?
+        .unwrap_or_else(|| principal.policies.clone());
     // A token cannot grant what it does not have, unless it is root.
     if !principal.is_root()
         && let Some(extra) = policies.iter().find(|p| !principal.policies.contains(p))

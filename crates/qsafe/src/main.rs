@@ -90,6 +90,34 @@ enum Command {
         #[command(flatten)]
         conn: commands::client::Connection,
     },
+    /// Read any API path (`qsafe read pki/cert/ca`), as `vault read`.
+    Read {
+        #[command(flatten)]
+        args: commands::path::PathArgs,
+        #[command(flatten)]
+        conn: commands::client::Connection,
+    },
+    /// Write to any API path with key=value pairs, as `vault write`.
+    Write {
+        #[command(flatten)]
+        args: commands::path::PathArgs,
+        #[command(flatten)]
+        conn: commands::client::Connection,
+    },
+    /// List the keys below an API path, as `vault list`.
+    List {
+        /// The API path, below `/v1/`.
+        path: String,
+        #[command(flatten)]
+        conn: commands::client::Connection,
+    },
+    /// Delete at an API path, as `vault delete`.
+    Delete {
+        /// The API path, below `/v1/`.
+        path: String,
+        #[command(flatten)]
+        conn: commands::client::Connection,
+    },
     /// Audit log tools (offline).
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -146,6 +174,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -202,6 +231,10 @@ fn main() -> ExitCode {
         Command::Kv { cmd, conn } => commands::kv::run(cmd, &conn),
         Command::Transit { cmd, mount, conn } => commands::transit::run(cmd, &mount, &conn),
         Command::Pki { cmd, mount, conn } => commands::pki::run(cmd, &mount, &conn),
+        Command::Read { args, conn } => commands::path::read(args, &conn),
+        Command::Write { args, conn } => commands::path::write(args, &conn),
+        Command::List { path, conn } => commands::path::list(&path, &conn),
+        Command::Delete { path, conn } => commands::path::delete(&path, &conn),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

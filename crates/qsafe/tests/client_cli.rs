@@ -114,3 +114,71 @@ fn client_commands_against_a_dev_server() {
     assert_eq!(sealed.status.code(), Some(2), "{}", text(&sealed));
     assert!(text(&sealed).contains("Sealed           true"));
 }
+
+#[test]
+fn generic_path_commands_read_write_list_and_delete_any_endpoint_and_a_restarted_dev_server_keeps_its_ca()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start_dev(dir.path(), port);
+    let addr = format!("https://127.0.0.1:{port}");
+    let ca_path = dir.path().join("ca.pem");
+    let ca = ca_path.to_str().unwrap();
+    let root = [
+        ("QSAFE_ADDR", addr.as_str()),
+        ("QSAFE_TOKEN", "dev-root"),
+        ("QSAFE_CACERT", ca),
+    ];
+    let run = |args: &[&str]| {
+        let out = qsafe(&root, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Vault's `write` with key=value, a repeated key as a list, @file, and single-dash flags.
+    let policy_file = dir.path().join("p.hcl");
+    std::fs::write(
+        &policy_file,
+        "path \"secret/*\" { capabilities = [\"read\"] }\n",
+    )
+    .unwrap();
+    let at = format!("policy=@{}", policy_file.display());
+    assert!(run(&["write", "sys/policies/acl/reader", &at]).starts_with("Success!"));
+    assert!(run(&["read", "-field=policy", "sys/policies/acl/reader"]).contains("capabilities"));
+    run(&["write", "sys/mounts/transit", "type=transit"]);
+    run(&["write", "transit/keys/k1", "type=ml-kem-768"]);
+    let key = run(&["read", "transit/keys/k1"]);
+    let key: serde_json::Value = serde_json::from_str(&key).unwrap();
+    assert_eq!(key["type"], "ml-kem-768");
+    assert_eq!(run(&["list", "transit/keys"]).trim(), "k1");
+    let token = run(&[
+        "write",
+        "--field",
+        "client_token",
+        "auth/token/create",
+        "policies=reader",
+        "policies=default",
+    ]);
+    assert!(token.trim().starts_with("qs"), "{token}");
+    let same = run(&[
+        "write",
+        "-field=token",
+        "auth/token/create",
+        "policies=reader",
+    ]);
+    assert!(same.trim().starts_with("qs"), "{same}");
+    assert!(run(&["delete", "sys/policies/acl/reader"]).starts_with("Success!"));
+    // Bad input: a clear error, exit 2, nothing written.
+    let bad = qsafe(&root, &["write", "sys/policies/acl/x", "no-equals-sign"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("not key=value"));
+    let missing = qsafe(&root, &["read", "--field", "nope", "transit/keys/k1"]);
+    assert_eq!(missing.status.code(), Some(2));
+
+    // A restart on the same data directory serves the same TLS certificates: clients holding
+    // its ca.pem keep working.
+    let before = std::fs::read(&ca_path).unwrap();
+    drop(server);
+    let _again = dev::start_dev_with(dir.path(), port, &[]);
+    assert_eq!(std::fs::read(&ca_path).unwrap(), before);
+    assert_eq!(run(&["list", "transit/keys"]).trim(), "k1");
+}

@@ -140,9 +140,8 @@ async fn serve(args: Dev) -> Result<(), Failure> {
             "127.0.0.1".to_owned(),
             "::1".to_owned(),
         ];
-        let certs = qsafe_server::tls::dev_certificates(&names).map_err(|e| internal(e.into()))?;
         let ca_path = dir.join("ca.pem");
-        std::fs::write(&ca_path, &certs.ca_bundle_pem).map_err(|e| internal(e.into()))?;
+        let certs = dev_tls(&dir, &ca_path, &names)?;
         let config =
             qsafe_server::tls::server_config(&certs.ml_dsa, Some(&certs.ecdsa), args.pq_only)
                 .map_err(|e| internal(e.into()))?;
@@ -231,4 +230,76 @@ pub(crate) async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Dev mode's TLS certificates: those of an earlier run on this data directory, so clients that
+/// trust its `ca.pem` keep working across a restart; made (and kept beside the data, keys 0600,
+/// like the unseal key) on the first run or once fewer than 7 days of them remain.
+fn dev_tls(
+    dir: &Path,
+    ca_path: &Path,
+    names: &[String],
+) -> Result<qsafe_server::tls::DevCertificates, Failure> {
+    use qsafe_crypto::encoding::public::pem_encode;
+    use qsafe_server::tls::{DevCertificates, Identity};
+    let files = |alg: &str| {
+        (
+            dir.join(format!("tls-{alg}.pem")),
+            dir.join(format!("tls-{alg}.key")),
+        )
+    };
+    let ((ml_crt, ml_key), (ec_crt, ec_key)) = (files("mldsa"), files("ecdsa"));
+    let load = || -> Option<DevCertificates> {
+        let ca_bundle_pem = std::fs::read_to_string(ca_path).ok()?;
+        let ml_dsa = Identity::from_pem_files(&ml_crt, &ml_key).ok()?;
+        let ecdsa = Identity::from_pem_files(&ec_crt, &ec_key).ok()?;
+        let week = std::time::SystemTime::now() + std::time::Duration::from_secs(7 * 86_400);
+        let fresh = [&ml_dsa, &ecdsa].iter().all(|id| {
+            id.chain.first().is_some_and(|leaf| {
+                x509_cert02_not_after(leaf).is_some_and(|not_after| not_after > week)
+            })
+        });
+        fresh.then_some(DevCertificates {
+            ca_bundle_pem,
+            ml_dsa,
+            ecdsa,
+        })
+    };
+    if let Some(certs) = load() {
+        return Ok(certs);
+    }
+    let certs =
+        qsafe_server::tls::dev_certificates(names).map_err(|e| Failure::Internal(e.into()))?;
+    for (id, crt, key) in [
+        (&certs.ml_dsa, &ml_crt, &ml_key),
+        (&certs.ecdsa, &ec_crt, &ec_key),
+    ] {
+        let chain: String = id
+            .chain
+            .iter()
+            .map(|c| pem_encode("CERTIFICATE", c))
+            .collect();
+        crate::fileio::write(
+            crt,
+            chain.as_bytes(),
+            crate::fileio::Sensitivity::Public,
+            true,
+        )?;
+        let key_pem = Zeroizing::new(pem_encode("PRIVATE KEY", &id.key));
+        crate::fileio::write(
+            key,
+            key_pem.as_bytes(),
+            crate::fileio::Sensitivity::Secret,
+            true,
+        )?;
+    }
+    std::fs::write(ca_path, &certs.ca_bundle_pem).map_err(|e| Failure::Internal(e.into()))?;
+    Ok(certs)
+}
+
+/// notAfter of a DER certificate.
+fn x509_cert02_not_after(der: &[u8]) -> Option<std::time::SystemTime> {
+    use der07::Decode as _;
+    let cert = x509_cert02::Certificate::from_der(der).ok()?;
+    Some(cert.tbs_certificate.validity.not_after.to_system_time())
 }
