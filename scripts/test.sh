@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this script):
-#   peers → format → ring check → clippy → tests (nextest, plus doctests) → fuzz targets build.
+#   peers → format → ring check → clippy → tests (nextest, plus doctests) → the reference
+#   architecture end to end → fuzz targets build.
 # Needs: the Rust toolchain (cargo, rustfmt, clippy; cargo-nextest if present), python3 with venv,
 # and access to crates.io, PyPI and Debian's archive. Everything else is installed by
 # scripts/test-deps.sh, and a throw-away PostgreSQL cluster is started by scripts/postgres.sh.
@@ -52,6 +53,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast -- --show-output
 fi
+
+step "reference architecture (examples/reference-architecture/run.sh)"
+examples/reference-architecture/run.sh
 
 step "fuzz targets (stable: build, and replay the committed seeds)"
 # In the main target directory: the fuzz workspace's dependencies are the main workspace's, built

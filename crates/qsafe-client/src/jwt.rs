@@ -163,6 +163,28 @@ impl JwtVerifier {
         &self.0.issuer
     }
 
+    /// Fetches the JWKS now (a service does it at start-up, so it can validate tokens while
+    /// qsafe is unreachable from its first request); answers how many keys it holds.
+    pub async fn prefetch(&self) -> Result<usize, VerifyError> {
+        let _one = self.0.fetching.lock().await;
+        let result = self.fetch().await;
+        let mut cache = self.0.cache.write().unwrap_or_else(|e| e.into_inner());
+        cache.last_attempt = Some(Instant::now());
+        match result {
+            Ok(keys) => {
+                let count = keys.len();
+                cache.keys = keys;
+                cache.fetched_at = Some(Instant::now());
+                cache.last_error = None;
+                Ok(count)
+            }
+            Err(e) => {
+                cache.last_error = Some(e.clone());
+                Err(VerifyError::Unavailable(e))
+            }
+        }
+    }
+
     /// Validates `token` and answers its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         if token.len() > MAX_TOKEN_LEN {

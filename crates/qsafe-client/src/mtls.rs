@@ -142,6 +142,18 @@ impl CertificateProvider {
         Ok(Arc::new(config))
     }
 
+    /// A TLS 1.3 server configuration for a public endpoint (a gateway's): presents the
+    /// current certificate and asks for no client certificate.
+    pub fn public_server_config(&self) -> crate::Result<Arc<rustls::ServerConfig>> {
+        let mut config = rustls::ServerConfig::builder_with_provider(self.inner.tls.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| crate::Error::Config(e.to_string()))?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(Resolver(self.inner.clone())));
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
     /// A TLS 1.3 client configuration: presents the current certificate, verifies the server
     /// against the current CA bundle and CRL and, if `servers` is not empty, that it is one of
     /// those identities.

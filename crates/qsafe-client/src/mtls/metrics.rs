@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 pub struct MtlsMetrics {
     not_after: AtomicI64,
     rotations: AtomicU64,
+    handshakes: AtomicU64,
     renewal_failures: AtomicU64,
     trust_refresh_failures: AtomicU64,
     handshake_failures: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
@@ -48,6 +49,16 @@ impl MtlsMetrics {
 
     pub(crate) fn trust_refresh_failed(&self) {
         self.trust_refresh_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one handshake accepted by a server.
+    pub(crate) fn handshake_accepted(&self) {
+        self.handshakes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Handshakes accepted by servers built with [`super::serve`] so far.
+    pub fn handshakes(&self) -> u64 {
+        self.handshakes.load(Ordering::Relaxed)
     }
 
     /// Counts one refused handshake.
@@ -119,6 +130,12 @@ impl MtlsMetrics {
                     .load(Ordering::Relaxed)
                     .to_string(),
             )],
+        );
+        metric(
+            "qsafe_mtls_handshakes_total",
+            "counter",
+            "mTLS handshakes this service accepted (a client certificate verified).",
+            vec![(String::new(), self.handshakes().to_string())],
         );
         let failures = self
             .handshake_failures

@@ -367,11 +367,17 @@ impl Inner {
             "identity/oidc/provider/{}/token",
             crate::encode_path(provider)
         );
-        let answer = self
-            .client
-            .request(Method::POST, &path, Some(&body))
-            .await?
-            .ok_or_else(|| Error::Decode("empty token answer".into()))?;
+        let answer = match self.client.request(Method::POST, &path, Some(&body)).await {
+            // Not delivered: a join token is not spent by a request qsafe never saw (one it
+            // saw and refused is, and qsafe says so next time).
+            Err(e @ Error::Transport { .. }) => {
+                if kind == JOIN_TOKEN {
+                    *self.join.lock().unwrap_or_else(|e| e.into_inner()) = Some(subject);
+                }
+                return Err(e);
+            }
+            other => other?.ok_or_else(|| Error::Decode("empty token answer".into()))?,
+        };
         let token = answer
             .get("access_token")
             .and_then(Value::as_str)

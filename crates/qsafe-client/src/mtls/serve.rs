@@ -78,6 +78,7 @@ impl<S: Send + 'static> Accept<TcpStream, S> for PeerAcceptor {
                         .and_then(|chain| chain.first())
                         .and_then(|cert| PeerIdentity::from_der(cert))
                         .unwrap_or_default();
+                    metrics.handshake_accepted();
                     Ok((tls, Extension(peer).layer(service)))
                 }
                 Err(e) => {
