@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use axum_server::accept::NoDelayAcceptor;
 use clap::Args;
 use qsafe_core::audit::AuditLog;
 use qsafe_core::{Operation, Request};
@@ -197,12 +198,20 @@ pub(crate) async fn serve_until_shutdown(
     let served = match tls {
         Some(config) => {
             let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
+            // TCP_NODELAY: a TLS handshake's small flights otherwise wait on delayed ACKs.
             axum_server::bind_rustls(listen, tls)
+                .map(|tls| tls.acceptor(NoDelayAcceptor))
                 .handle(handle)
                 .serve(app)
                 .await
         }
-        None => axum_server::bind(listen).handle(handle).serve(app).await,
+        None => {
+            axum_server::bind(listen)
+                .acceptor(NoDelayAcceptor)
+                .handle(handle)
+                .serve(app)
+                .await
+        }
     };
     served
         .with_context(|| format!("listening on {listen}"))
