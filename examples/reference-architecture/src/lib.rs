@@ -249,6 +249,30 @@ where
     Ok(())
 }
 
+/// A server handle that drains connections (10 s at most) on SIGTERM or Ctrl-C, as a
+/// Kubernetes pod is stopped.
+pub fn shutdown_handle() -> axum_server::Handle<SocketAddr> {
+    let handle = axum_server::Handle::new();
+    let on_signal = handle.clone();
+    tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+        tracing::info!("stopping: draining connections");
+        on_signal.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    handle
+}
+
 /// A JSON error body `{"errors": [why]}` with `status`.
 pub fn error(status: StatusCode, why: impl Into<String>) -> axum::response::Response {
     use axum::response::IntoResponse as _;

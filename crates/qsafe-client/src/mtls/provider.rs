@@ -143,6 +143,15 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// When a certificate valid from `start` to `end` (Unix ms) is due for renewal: at `fraction`
+/// of its lifetime or `before` ms ahead of its end, whichever is first, but not before half of
+/// its lifetime.
+pub(crate) fn renew_at(start: i64, end: i64, fraction: f64, before: i64) -> i64 {
+    let life = (end - start).max(0);
+    let at_fraction = start + (life as f64 * fraction) as i64;
+    at_fraction.min(end - before).max(start + life / 2)
+}
+
 /// A delay for retry `attempt` (1, 2, ...): exponential from `base`, at most `max`, with
 /// jitter (between half and all of it) so replicas do not retry in step.
 pub(crate) fn backoff(options: &MtlsOptions, attempt: u32) -> Duration {
@@ -261,14 +270,12 @@ impl Inner {
         let Some(current) = self.current() else {
             return 0;
         };
-        let (nb, na) = (
+        renew_at(
             (current.identity.not_before * 1000).max(current.received),
             current.identity.not_after * 1000,
-        );
-        let life = (na - nb).max(0);
-        let fraction = nb + (life as f64 * self.options.renew_fraction) as i64;
-        let before = na - i64::try_from(self.options.renew_before.as_millis()).unwrap_or(0);
-        fraction.min(before).max(nb + life / 2)
+            self.options.renew_fraction,
+            i64::try_from(self.options.renew_before.as_millis()).unwrap_or(0),
+        )
     }
 
     /// When the workload token is due for renewal (Unix ms), if it is renewed on its own (join
@@ -550,5 +557,52 @@ async fn run(weak: Weak<Inner>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{backoff, renew_at};
+    use crate::mtls::MtlsOptions;
+    use std::time::Duration;
+
+    const H: i64 = 3_600_000;
+
+    #[test]
+    fn renewal_comes_at_two_thirds_or_four_hours_before_the_end_never_before_half() {
+        let two_thirds = 2.0 / 3.0;
+        // 24 h: 2/3 (16 h) comes before "4 h left" (20 h).
+        assert_eq!(renew_at(0, 24 * H, two_thirds, 4 * H), 16 * H);
+        // 10 h: "4 h left" (6 h) comes before 2/3 (6 h 40 min).
+        assert_eq!(renew_at(0, 10 * H, two_thirds, 4 * H), 6 * H);
+        // 6 h: "4 h left" would be at 2 h: not before half, 3 h.
+        assert_eq!(renew_at(0, 6 * H, two_thirds, 4 * H), 3 * H);
+        // 20 s: half.
+        assert_eq!(renew_at(1_000, 21_000, two_thirds, 4 * H), 11_000);
+        // An already-expired span renews at once.
+        assert_eq!(renew_at(5_000, 1_000, two_thirds, 4 * H), 5_000);
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_its_cap() {
+        let options = MtlsOptions {
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(60),
+            ..MtlsOptions::default()
+        };
+        for attempt in 1..=12u32 {
+            let full = Duration::from_millis(500)
+                .saturating_mul(1 << (attempt - 1))
+                .min(Duration::from_secs(60));
+            for _ in 0..20 {
+                let d = backoff(&options, attempt);
+                assert!(
+                    d >= full / 2 && d <= full,
+                    "attempt {attempt}: {d:?} vs {full:?}"
+                );
+            }
+        }
+        let delays: std::collections::BTreeSet<_> = (0..20).map(|_| backoff(&options, 3)).collect();
+        assert!(delays.len() > 1, "no jitter");
     }
 }

@@ -16,13 +16,14 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse as _, Response};
+use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 use qsafe_client::pki::IssueRequest;
 use qsafe_client::{
     BearerAuthLayer, Bootstrap, CertificateProvider, Claims, JwtVerifier, VerifierOptions,
 };
 use qsafe_reference_architecture::{
-    Readiness, env, env_or, error, listen, mtls_options, run, start_identity,
+    Readiness, env, env_or, error, listen, mtls_options, run, shutdown_handle, start_identity,
 };
 
 struct App {
@@ -134,6 +135,8 @@ async fn main() -> anyhow::Result<()> {
             listener,
             RustlsConfig::from_config(public.public_server_config()?),
         )?
+        .map(|tls| tls.acceptor(NoDelayAcceptor))
+        .handle(shutdown_handle())
         .serve(router.into_make_service())
         .await?;
         Ok(())

@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json};
 use qsafe_client::mtls::{AllowPeers, PeerIdentity, serve};
-use qsafe_reference_architecture::{Readiness, env, error, listen, run, start_identity};
+use qsafe_reference_architecture::{
+    Readiness, env, error, listen, run, shutdown_handle, start_identity,
+};
 use serde_json::{Value, json};
 
 #[derive(Default)]
@@ -62,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .with_state(delivered);
         admin.set(Readiness::Ready);
-        serve(listener, router, &identity, axum_server::Handle::new()).await?;
+        serve(listener, router, &identity, shutdown_handle()).await?;
         Ok(())
     })
     .await

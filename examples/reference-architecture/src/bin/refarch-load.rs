@@ -1,7 +1,9 @@
 //! `refarch-load`: drives the gateway for the scenario and the benchmark — `--concurrency`
 //! tasks sending requests for `--seconds`, on pooled connections or a new TLS connection per
 //! request (`--new-connections`); prints one JSON line (`ok`, `failed`, `rate`, the first
-//! errors) and exits 1 if any request failed.
+//! errors) and exits 1 if any request failed. With `--mtls` it is a workload itself (its
+//! certificate from qsafe through `QSAFE_JOIN_TOKEN_FILE`, key and key exchange from `MTLS_KEY`
+//! and `MTLS_KX`) and calls an mTLS service directly — the benchmark's handshake measurement.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,9 +24,12 @@ struct Args {
     /// The CA bundle (PEM) the gateway's certificate chains to.
     #[arg(long)]
     ca: PathBuf,
-    /// A file holding the bearer token.
+    /// A file holding the bearer token (none: no Authorization header).
     #[arg(long)]
-    token_file: PathBuf,
+    token_file: Option<PathBuf>,
+    /// Present a workload certificate of its own (see above); `--ca` is then unused.
+    #[arg(long)]
+    mtls: bool,
     /// `status` (GET /status), `create` (POST /users), `get:ID` (GET /users/ID/status).
     #[arg(long, default_value = "status")]
     op: String,
@@ -59,9 +64,10 @@ async fn call(
     let [method, path] = args.call.as_deref().unwrap_or_default() else {
         anyhow::bail!("--call takes METHOD PATH");
     };
-    let mut request = client
-        .request(method.parse()?, format!("{base}{path}"))
-        .bearer_auth(token);
+    let mut request = client.request(method.parse()?, format!("{base}{path}"));
+    if !token.is_empty() {
+        request = request.bearer_auth(token);
+    }
     if let Some(body) = &args.body {
         request = request
             .header("content-type", "application/json")
@@ -73,7 +79,20 @@ async fn call(
     Ok(())
 }
 
-fn client(args: &Args) -> anyhow::Result<reqwest::Client> {
+async fn client(args: &Args) -> anyhow::Result<reqwest::Client> {
+    if args.mtls {
+        let identity = qsafe_reference_architecture::start_identity().await?;
+        let tls = Arc::unwrap_or_clone(identity.client_config(&[])?);
+        // Dropping the provider stops its renewals; the configuration keeps its certificate,
+        // which outlives a load run.
+        let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(Duration::from_secs(30));
+        if args.new_connections {
+            builder = builder.pool_max_idle_per_host(0);
+        }
+        return Ok(builder.build()?);
+    }
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(&args.ca).context("reading --ca")? {
         roots.add(cert?)?;
@@ -98,8 +117,11 @@ fn client(args: &Args) -> anyhow::Result<reqwest::Client> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let token = std::fs::read_to_string(&args.token_file)?.trim().to_owned();
-    let client = client(&args)?;
+    let token = match &args.token_file {
+        Some(file) => std::fs::read_to_string(file)?.trim().to_owned(),
+        None => String::new(),
+    };
+    let client = client(&args).await?;
     let base = args.url.trim_end_matches('/').to_owned();
     if args.call.is_some() {
         return call(&client, &base, &token, &args).await;
@@ -129,7 +151,12 @@ async fn main() -> anyhow::Result<()> {
                         None => client.get(format!("{base}/{other}")),
                     },
                 };
-                let outcome = request.bearer_auth(&token).send().await;
+                let request = if token.is_empty() {
+                    request
+                } else {
+                    request.bearer_auth(&token)
+                };
+                let outcome = request.send().await;
                 match outcome {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;

@@ -22,7 +22,9 @@ use axum::{Extension, Json};
 use qsafe_client::mtls::{AllowPeers, PeerIdentity, serve};
 use qsafe_client::transit::Item;
 use qsafe_client::{FieldEncryptor, SecretProvider};
-use qsafe_reference_architecture::{Readiness, env, env_or, error, listen, run, start_identity};
+use qsafe_reference_architecture::{
+    Readiness, env, env_or, error, listen, run, shutdown_handle, start_identity,
+};
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row as _;
@@ -326,7 +328,7 @@ async fn main() -> anyhow::Result<()> {
             .route("/status", get(status))
             .with_state(app);
         admin.set(Readiness::Ready);
-        serve(listener, router, &identity, axum_server::Handle::new()).await?;
+        serve(listener, router, &identity, shutdown_handle()).await?;
         Ok(())
     })
     .await
