@@ -5,6 +5,8 @@
 //! certificates under load with no failed request.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#[path = "../../qsafe-identity/tests/engine/cluster.rs"]
+mod cluster;
 #[path = "support/dev.rs"]
 mod dev;
 
@@ -275,6 +277,82 @@ async fn services_talk_over_pq_mtls_admit_named_peers_and_refuse_bad_certificate
             .status(),
         200
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubernetes_pod_keeps_its_certificate_and_token_fresh_with_its_service_account_token() {
+    let dev = Dev::start();
+    dev.workloads(&[], "8s").await;
+    let cluster = cluster::Cluster::new();
+    dev.admin(
+        "identity/kubernetes/config",
+        json!({"issuer": "https://kubernetes.default.svc.cluster.local", "jwks": cluster.jwks()}),
+    )
+    .await;
+    dev.admin(
+        "sys/policies/acl/app-reader",
+        json!({"policy": "path \"secret/data/app\" { capabilities = [\"read\"] }"}),
+    )
+    .await;
+    dev.admin("secret/data/app", json!({"data": {"password": "s3cret"}}))
+        .await;
+    dev.admin(
+        "identity/workload/users-api",
+        json!({"namespace": "shop", "service_account": "users-api", "audiences": ["qsafe"],
+               "pki_mount": "pki", "cert_ttl": "8s", "access_token_ttl": "2s",
+               "policies": ["app-reader"]}),
+    )
+    .await;
+    // The projected token file, refreshed by "the kubelet" below.
+    let sa = "system:serviceaccount:shop:users-api";
+    let file = dev.ca().join("token");
+    std::fs::write(&file, cluster.token(sa, "qsafe")).unwrap();
+    let client = Client::new(Config {
+        addr: format!("https://127.0.0.1:{}", dev.port),
+        token: None,
+        ca_cert: Some(dev.ca().join("ca.pem")),
+    })
+    .unwrap();
+    let bootstrap = Bootstrap::ServiceAccountToken {
+        provider: "default".into(),
+        path: file.clone(),
+    };
+    let provider = CertificateProvider::start(client, bootstrap, MtlsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        provider.identity().spiffe_id.as_deref(),
+        Some(&*spiffe("users-api"))
+    );
+    let mut tokens = BTreeSet::new();
+    for i in 0..14 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokens.insert(provider.client().token().unwrap().to_string());
+        if i % 2 == 1 {
+            std::fs::write(&file, cluster.token(sa, "qsafe")).unwrap();
+        }
+    }
+    // An 8 s certificate is renewed at half its life; the 2 s token at two thirds of its own,
+    // on its own schedule (the client must hold a live token for KV and transit).
+    assert!(
+        provider.metrics().rotations() >= 1,
+        "{}",
+        provider.metrics().rotations()
+    );
+    assert!(
+        tokens.len() >= 4,
+        "the token was renewed {} times",
+        tokens.len()
+    );
+    // The client reads as the workload, with a token issued after the first one expired.
+    let secret = provider
+        .client()
+        .kv("secret")
+        .read("app")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(secret.field("password"), Some("s3cret"));
 }
 
 async fn wait_until(mut done: impl FnMut() -> bool) {

@@ -278,10 +278,11 @@ impl Inner {
         )
     }
 
-    /// When the workload token is due for renewal (Unix ms), if it is renewed on its own (join
-    /// token bootstrap): at `renew_fraction` of its lifetime.
+    /// When the workload token is due for renewal (Unix ms): at `renew_fraction` of its
+    /// lifetime (an hour by default, far shorter than a certificate's), so the client keeps a
+    /// valid token for KV and transit, and a join-token chain stays alive. An API key needs none.
     fn token_due(&self) -> Option<i64> {
-        if !matches!(self.bootstrap, Bootstrap::JoinToken { .. }) {
+        if matches!(self.bootstrap, Bootstrap::Token { .. }) {
             return None;
         }
         let token = self.token.lock().unwrap_or_else(|e| e.into_inner());

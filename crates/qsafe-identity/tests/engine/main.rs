@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 mod clients;
+mod cluster;
 mod code_flow;
 mod workloads;
 
