@@ -6,7 +6,8 @@
 #      with a new connection per request (full handshake, both certificates, no resumption);
 #   2. requests per second through gateway → users-api (/status: token validation at the
 #      gateway, the mTLS hop, no database), pooled connections.
-# Prints each round and the medians with the PQ/classical ratio. The load generator runs on the
+# Prints each round (with users-api's CPU time per handshake, from /proc) and the medians with
+# the PQ/classical ratio. The load generator runs on the
 # same two cores as the services: the ratio is the figure to read, not the absolute rates.
 #
 #   examples/reference-architecture/bench.sh        ROUNDS=3 SECONDS_PER=8 CONCURRENCY=8
@@ -46,7 +47,7 @@ done
 ok "pki-ec, workloads gateway-ec, users-api-ec, bench-client-ec"
 
 step "start both sets"
-declare -A port admin
+declare -A port admin users_pid
 for set in pq classical; do
   case $set in
     pq) vars=(MTLS_KEY=ml-dsa-65 MTLS_KX=pq); suffix="" ;;
@@ -57,6 +58,7 @@ for set in pq classical; do
     "${admin[$set-users-api]}" "${vars[@]}" GATEWAY_ID="$(spiffe "gateway$suffix")" \
     NOTIFICATIONS_URL=https://127.0.0.1:9 NOTIFICATIONS_ID="$(spiffe notifications)" \
     RUST_LOG=warn MTLS_CHECK_SECONDS=3600 MTLS_TRUST_REFRESH_SECONDS=300
+  users_pid[$set]=${pids[-1]}
   WORKLOAD=gateway$suffix start_service "gateway-$set" gateway "${port[$set-gateway]}" \
     "${admin[$set-gateway]}" "${vars[@]}" USERS_API_URL="https://127.0.0.1:${port[$set-users-api]}" \
     USERS_API_ID="$(spiffe "users-api$suffix")" \
@@ -66,12 +68,19 @@ for set in pq classical; do
 done
 
 rate() { python3 -c 'import json,sys; print(round(json.loads(sys.stdin.read())["rate"]))'; }
-handshakes() {  # set
+# CPU seconds (user + system) a process has used so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+handshakes() {  # set → "rate cpu_ms": handshakes/s and users-api's CPU per handshake
   local key=ml-dsa-65 kx=pq mount=pki workload=bench-client
   [[ $1 == classical ]] && key=ecdsa-p256 kx=classical mount=pki-ec workload=bench-client-ec
-  QSAFE_JOIN_TOKEN_FILE=$(join_token "$workload") MTLS_KEY=$key MTLS_KX=$kx QSAFE_PKI_MOUNT=$mount \
+  local before after out
+  before=$(cpu "${users_pid[$1]}")
+  out=$(QSAFE_JOIN_TOKEN_FILE=$(join_token "$workload") MTLS_KEY=$key MTLS_KX=$kx QSAFE_PKI_MOUNT=$mount \
     "$bin/refarch-load" --mtls --new-connections --url "https://127.0.0.1:${port[$1-users-api]}" \
-    --ca "$work/mesh-ca.pem" --op status --seconds "$SECONDS_PER" --concurrency "$CONCURRENCY" | rate
+    --ca "$work/mesh-ca.pem" --op status --seconds "$SECONDS_PER" --concurrency "$CONCURRENCY")
+  after=$(cpu "${users_pid[$1]}")
+  python3 -c 'import json,sys; r = json.loads(sys.argv[1]); ms = (float(sys.argv[3]) - float(sys.argv[2])) * 1000 / r["ok"]; print(round(r["rate"]), "%.3f" % ms)' \
+    "$out" "$before" "$after"
 }
 requests() {  # set
   local kx=pq ca=$work/mesh-ca.pem
@@ -84,9 +93,10 @@ step "measure: $ROUNDS rounds of ${SECONDS_PER}s each, $CONCURRENCY loops"
 declare -A results
 for round in $(seq 1 "$ROUNDS"); do
   for set in pq classical; do
-    h=$(handshakes "$set"); r=$(requests "$set")
-    results[$set-h]+="$h "; results[$set-r]+="$r "
-    printf '    round %s %-9s  handshakes/s %6s   requests/s %6s\n' "$round" "$set" "$h" "$r"
+    read -r h c < <(handshakes "$set"); r=$(requests "$set")
+    results[$set-h]+="$h "; results[$set-c]+="$c "; results[$set-r]+="$r "
+    printf '    round %s %-9s  handshakes/s %6s (users-api CPU %s ms each)   requests/s %6s\n' \
+      "$round" "$set" "$h" "$c" "$r"
   done
 done
 
@@ -94,6 +104,8 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { prin
 step "medians (PQ = ML-DSA-65 + X25519MLKEM768, classical = ECDSA P-256 + X25519)"
 hp=$(median <<<"${results[pq-h]}"); hc=$(median <<<"${results[classical-h]}")
 rp=$(median <<<"${results[pq-r]}"); rc=$(median <<<"${results[classical-r]}")
+cp=$(median <<<"${results[pq-c]}"); cc=$(median <<<"${results[classical-c]}")
 printf '    %-28s %10s %10s %8s\n' "" PQ classical ratio
 printf '    %-28s %10s %10s %8s\n' "new mTLS handshakes/s" "$hp" "$hc" "$(python3 -c "print(f'{$hp/$hc:.2f}')")"
+printf '    %-28s %10s %10s %8s\n' "server CPU ms per handshake" "$cp" "$cc" "$(python3 -c "print(f'{$cp/$cc:.2f}')")"
 printf '    %-28s %10s %10s %8s\n' "requests/s gateway→users-api" "$rp" "$rc" "$(python3 -c "print(f'{$rp/$rc:.2f}')")"
