@@ -57,7 +57,7 @@ EOF
 
 # The value of one metric line (labels included in $2) on admin port $1; 0 when absent.
 metric() {
-  admin_get "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { v = $2 } END { print v + 0 }'
+  admin_get "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { v = $2 } END { print (v == "" ? 0 : v) }'
 }
 
 wait_ready() {  # name admin_port

@@ -5,7 +5,7 @@
 //! client authentication: the subject token is the credential.
 //!
 //! A running workload renews with its own access token for qsafe (one naming the audience
-//! `qsafe`, still active) as the subject token: the answer is a new access token for the same
+//! `qsafe` and no other, still active) as the subject token: the answer is a new access token for the same
 //! workload (and a new certificate given a CSR), so a pod bootstrapped with a one-time join
 //! token keeps its identity while the workload is enabled and not rotated — rotating or
 //! revoking the workload ends the chain.
@@ -63,7 +63,18 @@ pub(crate) async fn exchange(
                 .await
                 .map_err(OAuthError::server)?
                 .ok_or_else(refused)?;
-            if claims.get("iss").and_then(Value::as_str) != Some(provider.issuer.as_str()) {
+            // Only a token for qsafe alone renews: one that also names a peer service's
+            // audience may have been sent to that service, which must not renew it.
+            let only_qsafe = match claims.get("aud") {
+                Some(Value::String(a)) => a == workload::API_AUDIENCE,
+                Some(Value::Array(list)) => {
+                    list.len() == 1 && list[0].as_str() == Some(workload::API_AUDIENCE)
+                }
+                _ => false,
+            };
+            if !only_qsafe
+                || claims.get("iss").and_then(Value::as_str) != Some(provider.issuer.as_str())
+            {
                 return Err(refused());
             }
             w

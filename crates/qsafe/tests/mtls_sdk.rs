@@ -250,6 +250,99 @@ async fn services_talk_over_pq_mtls_admit_named_peers_and_refuse_bad_certificate
     })
     .await;
 
+    // The gateway's certificate presented with another key (stolen without its key): the
+    // CertificateVerify signature fails, counted.
+    let stolen = rustls::sign::CertifiedKey::new(
+        gateway.certified_key().unwrap().cert.clone(),
+        notifications.certified_key().unwrap().key.clone(),
+    );
+    let thief = rustls::ClientConfig::builder_with_provider(Arc::new(
+        qsafe_client::mtls::KeyExchange::PostQuantum.provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(AnyServer))
+    .with_client_cert_resolver(Arc::new(Present(Arc::new(stolen))));
+    assert!(handshake(Arc::new(thief), addr).await.is_err());
+    wait_until(|| {
+        users
+            .metrics()
+            .handshake_failures(Side::Server, "bad_signature")
+            == 1
+    })
+    .await;
+
+    // A certificate from a sibling CA under the same root (another mount's intermediate): the
+    // chain reaches the trusted root, but no CRL of users-api's bundle speaks for it: refused.
+    dev.admin("sys/mounts/pki-other", json!({"type": "pki"}))
+        .await;
+    let csr = dev
+        .admin(
+            "pki-other/intermediate/generate/internal",
+            json!({"common_name": "another team's intermediate"}),
+        )
+        .await["data"]["csr"]
+        .clone();
+    let signed = dev
+        .admin(
+            "pki/root/sign-intermediate",
+            json!({"csr": csr, "ttl": "24h"}),
+        )
+        .await;
+    let bundle = format!(
+        "{}\n{}",
+        signed["data"]["certificate"].as_str().unwrap(),
+        signed["data"]["issuing_ca"].as_str().unwrap()
+    );
+    dev.admin(
+        "pki-other/intermediate/set-signed",
+        json!({"certificate": bundle}),
+    )
+    .await;
+    dev.admin(
+        "pki-other/roles/any",
+        json!({"allowed_uri_sans": ["spiffe://qsafe.local/*"], "require_cn": false,
+               "client_flag": true}),
+    )
+    .await;
+    let issued = dev
+        .admin(
+            "pki-other/issue/any",
+            json!({"uri_sans": spiffe("gateway")}),
+        )
+        .await;
+    let pem = |v: &Value| v.as_str().unwrap().as_bytes().to_vec();
+    use rustls::pki_types::pem::PemObject as _;
+    let chain = vec![
+        rustls::pki_types::CertificateDer::from_pem_slice(&pem(&issued["data"]["certificate"]))
+            .unwrap(),
+        rustls::pki_types::CertificateDer::from_pem_slice(&pem(&issued["data"]["issuing_ca"]))
+            .unwrap(),
+    ];
+    let key =
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(&pem(&issued["data"]["private_key"]))
+            .unwrap();
+    let sibling = rustls::ClientConfig::builder_with_provider(Arc::new(
+        qsafe_client::mtls::KeyExchange::PostQuantum.provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(AnyServer))
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    let before = users
+        .metrics()
+        .handshake_failures(Side::Server, "bad_certificate");
+    assert!(handshake(Arc::new(sibling), addr).await.is_err());
+    assert_eq!(
+        users
+            .metrics()
+            .handshake_failures(Side::Server, "bad_certificate"),
+        before + 1
+    );
+
     // A revoked client certificate: refused once the server has the new CRL.
     let serial = notifications.identity().serial;
     dev.admin("pki/revoke", json!({"serial_number": serial}))
@@ -417,6 +510,24 @@ async fn certificates_rotate_under_load_without_a_failed_request() {
     assert!(gateway.metrics().rotations() >= 2);
     assert!(client_serials.len() >= 3, "{client_serials:?}");
     assert!(server_serials.len() >= 3, "{server_serials:?}");
+}
+
+/// Presents one fixed certificate and key.
+#[derive(Debug)]
+struct Present(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for Present {
+    fn resolve(
+        &self,
+        _: &[&[u8]],
+        _: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
 }
 
 /// A client that does not check the server (it is the server that refuses it here).

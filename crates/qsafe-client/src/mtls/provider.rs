@@ -113,10 +113,11 @@ pub(crate) struct Inner {
 }
 
 /// A service's certificate from qsafe, kept current; see the module documentation.
+/// The background task holds it weakly: renewal goes on while the provider or any TLS
+/// configuration made from it is alive, and stops after the last one is dropped.
 #[derive(Clone)]
 pub struct CertificateProvider {
     pub(crate) inner: Arc<Inner>,
-    _task: Arc<Task>,
 }
 
 impl std::fmt::Debug for CertificateProvider {
@@ -125,15 +126,6 @@ impl std::fmt::Debug for CertificateProvider {
             .field("identity", &self.identity())
             .field("bootstrap", &self.inner.bootstrap)
             .finish()
-    }
-}
-
-/// Stops the background task when the last provider clone goes.
-struct Task(tokio::task::AbortHandle);
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
@@ -213,11 +205,8 @@ impl CertificateProvider {
                 }
             }
         }
-        let task = tokio::spawn(run(Arc::downgrade(&inner)));
-        Ok(Self {
-            inner,
-            _task: Arc::new(Task(task.abort_handle())),
-        })
+        tokio::spawn(run(Arc::downgrade(&inner)));
+        Ok(Self { inner })
     }
 
     /// The identity the current certificate names.
@@ -492,12 +481,14 @@ async fn run(weak: Weak<Inner>) {
     let Some(first) = weak.upgrade() else {
         return;
     };
-    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    // Intervals of at least 100 ms; sums saturate (an interval of Duration::MAX is "never").
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(100);
     let check_every = ms(first.options.check_interval);
     let trust_every = ms(first.options.trust_refresh);
-    let mut next_check = now_ms() + check_every;
-    let mut next_trust = now_ms() + trust_every;
+    let mut next_check = now_ms().saturating_add(check_every);
+    let mut next_trust = now_ms().saturating_add(trust_every);
     let mut retry: Option<(u32, i64)> = None;
+    let mut retry_after_success: Option<u32> = None;
     drop(first);
     loop {
         let Some(inner) = weak.upgrade() else {
@@ -518,7 +509,7 @@ async fn run(weak: Weak<Inner>) {
         };
         let now = now_ms();
         if now >= next_check {
-            next_check = now + check_every;
+            next_check = now.saturating_add(check_every);
             if let Some(current) = inner.current() {
                 let left = current.identity.not_after - now / 1000;
                 inner.metrics.set_not_after(current.identity.not_after);
@@ -532,7 +523,7 @@ async fn run(weak: Weak<Inner>) {
             }
         }
         if now >= next_trust {
-            next_trust = now + trust_every;
+            next_trust = now.saturating_add(trust_every);
             if let Err(e) = inner.refresh_trust().await {
                 inner.metrics.trust_refresh_failed();
                 tracing::warn!(
@@ -543,7 +534,26 @@ async fn run(weak: Weak<Inner>) {
         if now >= work_due {
             let with_csr = now >= cert_due;
             match inner.renew(with_csr).await {
-                Ok(()) => retry = None,
+                Ok(()) => {
+                    retry = None;
+                    let due = inner
+                        .token_due()
+                        .map_or(inner.cert_due(), |t| t.min(inner.cert_due()));
+                    if due <= now_ms() {
+                        // What qsafe answered is already due (clocks apart, a lifetime too
+                        // short): wait as after a failure rather than ask again at once.
+                        let attempt = retry_after_success.map_or(1, |n| n + 1);
+                        retry_after_success = Some(attempt);
+                        let delay = backoff(&inner.options, attempt);
+                        tracing::warn!(
+                            ?delay,
+                            "mTLS renewal answered a certificate or token already due for renewal; check the clocks and TTLs"
+                        );
+                        retry = Some((attempt, now_ms().saturating_add(ms(delay))));
+                    } else {
+                        retry_after_success = None;
+                    }
+                }
                 Err(e) => {
                     let attempt = retry.map_or(1, |(n, _)| n + 1);
                     inner.metrics.renewal_failed();
@@ -554,7 +564,7 @@ async fn run(weak: Weak<Inner>) {
                         certificate = with_csr,
                         "mTLS renewal failed (the current certificate stays in use): {e}"
                     );
-                    retry = Some((attempt, now + ms(delay)));
+                    retry = Some((attempt, now.saturating_add(ms(delay))));
                 }
             }
         }

@@ -57,9 +57,9 @@ impl Trust {
         })
     }
 
-    /// Checks `end_entity`'s chain to one of the anchors at `now` for `usage`, and that no CRL
-    /// revokes it (a CRL that has passed its nextUpdate still counts: a service keeps its
-    /// last CRL while qsafe is unreachable).
+    /// Checks `end_entity`'s chain to one of the anchors at `now` for `usage`, and that a CRL
+    /// of the bundle speaks for it and does not revoke it (a CRL that has passed its nextUpdate
+    /// still counts: a service keeps its last CRL while qsafe is unreachable).
     fn verify(
         &self,
         provider: &CryptoProvider,
@@ -76,7 +76,9 @@ impl Trust {
         } else {
             RevocationOptionsBuilder::new(&crls).ok().map(|b| {
                 b.with_depth(RevocationCheckDepth::EndEntity)
-                    .with_status_policy(UnknownStatusPolicy::Allow)
+                    // A certificate no CRL of this bundle speaks for is refused: only what
+                    // the mount's own issuer signed is trusted, not siblings under its root.
+                    .with_status_policy(UnknownStatusPolicy::Deny)
                     .build()
             })
         };
@@ -127,6 +129,7 @@ pub(crate) fn reason(e: &CertificateError) -> &'static str {
         CertificateError::Revoked => "revoked",
         CertificateError::UnknownIssuer => "unknown_issuer",
         CertificateError::ApplicationVerificationFailure => "not_allowed",
+        CertificateError::BadSignature => "bad_signature",
         _ => "bad_certificate",
     }
 }
@@ -195,6 +198,34 @@ impl Checker {
         })
     }
 
+    /// Checks a handshake signature (CertificateVerify) by the peer's key; a bad one (a
+    /// certificate presented without its key) is counted and logged like a refused certificate.
+    fn signature(
+        &self,
+        side: Side,
+        tls13: bool,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.provider.signature_verification_algorithms;
+        let checked = if tls13 {
+            verify_tls13_signature(message, cert, dss, algs)
+        } else {
+            verify_tls12_signature(message, cert, dss, algs)
+        };
+        checked.inspect_err(|e| {
+            self.metrics.handshake_failed(side, "bad_signature");
+            let peer = PeerIdentity::from_der(cert);
+            tracing::warn!(
+                peer = peer.as_ref().map_or("<undecodable certificate>", |p| p.name()),
+                side = ?side,
+                reason = "bad_signature",
+                "mTLS handshake refused: {e}"
+            );
+        })
+    }
+
     fn schemes(&self) -> Vec<SignatureScheme> {
         self.provider
             .signature_verification_algorithms
@@ -255,12 +286,7 @@ impl ClientCertVerifier for ClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.provider.signature_verification_algorithms,
-        )
+        self.0.signature(Side::Server, false, message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -269,12 +295,7 @@ impl ClientCertVerifier for ClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.provider.signature_verification_algorithms,
-        )
+        self.0.signature(Side::Server, true, message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -340,12 +361,8 @@ impl ServerCertVerifier for ServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.checker.provider.signature_verification_algorithms,
-        )
+        self.checker
+            .signature(Side::Client, false, message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -354,12 +371,8 @@ impl ServerCertVerifier for ServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.checker.provider.signature_verification_algorithms,
-        )
+        self.checker
+            .signature(Side::Client, true, message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -193,6 +193,20 @@ async fn a_running_pod_renews_with_its_own_token_for_qsafe_until_the_workload_is
         (refused.status, refused.body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
+    // Nor one for qsafe and a peer at once (the peer holds it too).
+    let for_both = h
+        .exchange_with(&next, ACCESS, json!({"audience": ["qsafe", "users-api"]}))
+        .await;
+    assert_eq!(for_both.status, 200, "{}", for_both.body);
+    let for_both = for_both.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.verify(&for_both).await["aud"],
+        json!(["qsafe", "users-api"])
+    );
+    assert_eq!(
+        h.exchange_with(&for_both, ACCESS, json!({})).await.body["error"],
+        "invalid_grant"
+    );
     assert_eq!(
         h.exchange_with("not.a.token", ACCESS, json!({})).await.body["error"],
         "invalid_grant"

@@ -67,7 +67,8 @@ async fn forward(State(app): State<Arc<App>>, request: Request) -> Response {
             response
         }
         Err(e) => {
-            tracing::warn!("users-api: {e}");
+            // Without the URL: a search's query string holds an email address.
+            tracing::warn!("users-api: {}", e.without_url());
             error(StatusCode::BAD_GATEWAY, "users-api is unreachable")
         }
     }
