@@ -43,11 +43,17 @@ pub(crate) async fn exchange(
             "the subject token is unknown, spent, expired, not for qsafe, or its workload disabled",
         )
     };
+    // A join token is spent only once the request passed its checks (below).
+    let mut join = None;
     let w = match kind {
-        JOIN_TOKEN_TYPE => workload::redeem(view, subject)
-            .await
-            .map_err(OAuthError::server)?
-            .ok_or_else(refused)?,
+        JOIN_TOKEN_TYPE => {
+            let (w, spend) = workload::peek_join(view, subject)
+                .await
+                .map_err(OAuthError::server)?
+                .ok_or_else(refused)?;
+            join = Some(spend);
+            w
+        }
         kubernetes::JWT_TOKEN_TYPE => {
             let (ns, sa) = kubernetes::service_account(view, subject)
                 .await
@@ -112,6 +118,13 @@ pub(crate) async fn exchange(
         return Err(OAuthError::invalid_request(
             "the workload has no pki_mount: no certificate can be issued",
         ));
+    }
+    if let Some(spend) = join
+        && !workload::spend(view, spend)
+            .await
+            .map_err(OAuthError::server)?
+    {
+        return Err(refused());
     }
     let mut body = mint(engine, view, provider, signer, claims, scope)
         .await?

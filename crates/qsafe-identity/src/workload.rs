@@ -407,9 +407,10 @@ pub(crate) async fn join_token(
     })))
 }
 
-/// Spends a join token: the workload it names if it was unused, unexpired, and the workload is
-/// enabled. A token is spent even when the answer is no (a failed attempt used it up).
-pub(crate) async fn redeem(view: &View, token: &str) -> Result<Option<WorkloadRecord>> {
+/// The workload a join token bootstraps, if the token is known, unexpired and its workload
+/// enabled — without spending it: the exchange checks the request first, then [`spend`]s it,
+/// so a request refused for its audience, scope or a missing PKI mount leaves the token usable.
+pub(crate) async fn peek_join(view: &View, token: &str) -> Result<Option<(WorkloadRecord, Spend)>> {
     if !token.starts_with(JOIN_TOKEN_PREFIX) || token.len() > 128 {
         return Ok(None);
     }
@@ -417,19 +418,30 @@ pub(crate) async fn redeem(view: &View, token: &str) -> Result<Option<WorkloadRe
     let Some((join, revision)) = record::load::<JoinRecord>(view, &key).await? else {
         return Ok(None);
     };
-    // Deleted under its revision: of two pods racing with one token, one wins.
-    match view
-        .transact(&[Write::delete(&key).expecting(Expect::Revision(revision))])
-        .await
-    {
-        Ok(_) => {}
-        Err(qsafe_store::Error::Conflict { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    }
     if join.expires_at <= now() {
         return Ok(None);
     }
-    Ok(load(view, &join.workload).await?.filter(|w| !w.disabled))
+    let workload = load(view, &join.workload).await?.filter(|w| !w.disabled);
+    Ok(workload.map(|w| (w, Spend { key, revision })))
+}
+
+/// A join token found by [`peek_join`], to be spent.
+pub(crate) struct Spend {
+    key: String,
+    revision: qsafe_store::Revision,
+}
+
+/// Spends a join token: deleted under the revision it was read at, so of two pods racing with
+/// one token one wins (`false` for the other).
+pub(crate) async fn spend(view: &View, spend: Spend) -> Result<bool> {
+    match view
+        .transact(&[Write::delete(&spend.key).expecting(Expect::Revision(spend.revision))])
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(qsafe_store::Error::Conflict { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Deletes expired join tokens (periodic upkeep).

@@ -448,6 +448,58 @@ async fn a_kubernetes_pod_keeps_its_certificate_and_token_fresh_with_its_service
     assert_eq!(secret.field("password"), Some("s3cret"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misconfigured_workload_fails_start_up_without_spending_its_join_token() {
+    let dev = Dev::start();
+    dev.workloads(&[], "24h").await;
+    // The SDK renews with a token for the audience qsafe, which this workload may not name.
+    dev.admin(
+        "identity/workload/batch",
+        json!({"namespace": "shop", "audiences": ["reports"], "pki_mount": "pki"}),
+    )
+    .await;
+    let join = dev
+        .admin("identity/workload/batch/join-token", json!({}))
+        .await["data"]["join_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = || {
+        let client = Client::new(Config {
+            addr: format!("https://127.0.0.1:{}", dev.port),
+            token: None,
+            ca_cert: Some(dev.ca().join("ca.pem")),
+        })
+        .unwrap();
+        let bootstrap = Bootstrap::JoinToken {
+            provider: "default".into(),
+            token: Zeroizing::new(join.clone()),
+        };
+        let options = MtlsOptions {
+            startup_attempts: 2,
+            backoff_base: Duration::from_millis(10),
+            ..MtlsOptions::default()
+        };
+        CertificateProvider::start(client, bootstrap, options)
+    };
+    let refused = start().await.unwrap_err().to_string();
+    assert!(refused.contains("invalid_target"), "{refused}");
+    // Fixed by the operator: the same join token works.
+    dev.admin(
+        "identity/workload/batch",
+        json!({"audiences": ["reports", "qsafe"]}),
+    )
+    .await;
+    let provider = start().await.unwrap();
+    assert_eq!(
+        provider.identity().spiffe_id.as_deref(),
+        Some(&*spiffe("batch"))
+    );
+    // And now it is spent.
+    let again = start().await.unwrap_err().to_string();
+    assert!(again.contains("invalid_grant"), "{again}");
+}
+
 async fn wait_until(mut done: impl FnMut() -> bool) {
     for _ in 0..100 {
         if done() {

@@ -193,7 +193,9 @@ impl CertificateProvider {
             .await;
             match outcome {
                 Ok(()) => break,
-                Err(e) if attempt >= attempts => {
+                // A configuration error (a refused or spent join token, an unreadable token
+                // file) does not heal by retrying.
+                Err(e) if attempt >= attempts || matches!(e, Error::Config(_)) => {
                     tracing::error!(attempts, "mTLS start-up failed: {e}");
                     return Err(e);
                 }
@@ -365,15 +367,23 @@ impl Inner {
             crate::encode_path(provider)
         );
         let answer = match self.client.request(Method::POST, &path, Some(&body)).await {
-            // Not delivered: a join token is not spent by a request qsafe never saw (one it
-            // saw and refused is, and qsafe says so next time).
-            Err(e @ Error::Transport { .. }) => {
+            // A join token is spent only by an exchange qsafe accepted: kept for the next try
+            // after a request qsafe never saw or refused for something else than the token
+            // itself (`invalid_grant`: unknown, spent, expired).
+            Err(e) => {
+                let spent = matches!(&e, Error::Api { errors, .. }
+                    if errors.iter().any(|m| m.contains("invalid_grant")));
                 if kind == JOIN_TOKEN {
+                    if spent {
+                        return Err(Error::Config(format!(
+                            "the join token was refused ({e}): the service needs a new one"
+                        )));
+                    }
                     *self.join.lock().unwrap_or_else(|e| e.into_inner()) = Some(subject);
                 }
                 return Err(e);
             }
-            other => other?.ok_or_else(|| Error::Decode("empty token answer".into()))?,
+            Ok(answer) => answer.ok_or_else(|| Error::Decode("empty token answer".into()))?,
         };
         let token = answer
             .get("access_token")

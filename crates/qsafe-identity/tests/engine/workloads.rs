@@ -160,13 +160,22 @@ async fn a_running_pod_renews_with_its_own_token_for_qsafe_until_the_workload_is
         json!({"audiences": ["qsafe", "users-api"]}),
     )
     .await;
-    let first = h
-        .exchange_with(
-            &h.join("notifications").await,
-            JOIN,
-            json!({"audience": "qsafe"}),
-        )
+    // A join token asked for an audience the workload may not name is refused and left
+    // unspent: the pod, reconfigured, goes on with it.
+    let join = h.join("notifications").await;
+    let wrong = h
+        .exchange_with(&join, JOIN, json!({"audience": "billing"}))
         .await;
+    assert_eq!(wrong.body["error"], "invalid_target", "{}", wrong.body);
+    let first = h
+        .exchange_with(&join, JOIN, json!({"audience": "qsafe"}))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    // Spent now.
+    assert_eq!(
+        h.exchange_with(&join, JOIN, json!({})).await.body["error"],
+        "invalid_grant"
+    );
     let for_qsafe = first.body["access_token"].as_str().unwrap().to_owned();
     // Renewal: the same identity, a new token; again from the new one.
     let renewed = h
