@@ -58,7 +58,13 @@ async fn forward(State(app): State<Arc<App>>, request: Request) -> Response {
                 .headers()
                 .get(axum::http::header::CONTENT_TYPE)
                 .cloned();
-            let bytes: Bytes = answer.bytes().await.unwrap_or_default();
+            let bytes: Bytes = match answer.bytes().await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::warn!("users-api's answer broke off: {}", e.without_url());
+                    return error(StatusCode::BAD_GATEWAY, "users-api's answer broke off");
+                }
+            };
             let mut response = (status, bytes).into_response();
             response.headers_mut().insert(
                 axum::http::header::CONTENT_TYPE,

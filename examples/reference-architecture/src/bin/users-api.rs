@@ -146,7 +146,13 @@ async fn create(State(app): State<Arc<App>>, Json(user): Json<NewUser>) -> Respo
         Ok(both) => both,
         Err(e) => return qsafe_error("encrypting the user", &e),
     };
-    let [email, phone, dob] = <[String; 3]>::try_from(sealed).unwrap_or_default();
+    let Ok([email, phone, dob]) = <[String; 3]>::try_from(sealed) else {
+        tracing::error!("transit answered another number of ciphertexts than fields sent");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "encryption answer malformed",
+        );
+    };
     let inserted = sqlx::query(
         "INSERT INTO users (id, email, email_index, phone, date_of_birth, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -221,7 +227,14 @@ async fn read(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
         })
         .collect();
     let plain = match app.fields.decrypt_fields(&items).await {
-        Ok(plain) => plain,
+        Ok(plain) if plain.len() == items.len() => plain,
+        Ok(_) => {
+            tracing::error!("transit answered another number of plaintexts than ciphertexts sent");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "decryption answer malformed",
+            );
+        }
         Err(e) => return qsafe_error("decrypting the user", &e),
     };
     let text = |i: usize| {
