@@ -114,20 +114,16 @@ async fn token_for(http: &reqwest::Client, base: &str, name: &str, audiences: Va
         json!({"audiences": audiences}),
     )
     .await;
-    let answer: Value = http
-        .post(format!("{base}/identity/oidc/provider/default/token"))
-        .basic_auth(
+    let answer = token_endpoint(
+        http,
+        base,
+        &[("grant_type", "client_credentials")],
+        Some((
             created["data"]["client_id"].as_str().unwrap(),
-            created["data"]["client_secret"].as_str(),
-        )
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+            created["data"]["client_secret"].as_str().unwrap(),
+        )),
+    )
+    .await;
     answer["access_token"].as_str().unwrap().to_owned()
 }
 
@@ -231,19 +227,23 @@ async fn pod_start(http: &reqwest::Client, base: &str) -> String {
     )
     .await;
     let join = join["data"]["join_token"].as_str().unwrap();
-    let answer: Value = http
-        .post(format!("{base}/identity/oidc/provider/default/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token={join}\
-             &subject_token_type=urn:qsafe:params:oauth:token-type:join-token"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = token_endpoint(
+        http,
+        base,
+        &[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", join),
+            (
+                "subject_token_type",
+                "urn:qsafe:params:oauth:token-type:join-token",
+            ),
+        ],
+        None,
+    )
+    .await;
     answer["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("{answer}"))
@@ -408,22 +408,18 @@ async fn the_code_flow_works_for_a_scripted_client_over_http() {
         .find_map(|p| p.strip_prefix("code="))
         .unwrap()
         .to_owned();
-    let tokens: Value = http
-        .post(format!("{base}/identity/oidc/provider/default/token"))
-        .basic_auth(&id, Some(&secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded_body(&[
+    let tokens = token_endpoint(
+        &http,
+        &base,
+        &[
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("code_verifier", verifier),
             ("redirect_uri", redirect),
-        ]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ],
+        Some((&id, &secret)),
+    )
+    .await;
     let access = tokens["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("{tokens}"));
@@ -443,22 +439,25 @@ async fn the_code_flow_works_for_a_scripted_client_over_http() {
 
 /// `application/x-www-form-urlencoded` of `pairs`.
 fn serde_urlencoded_body(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    serde_urlencoded::to_string(pairs).unwrap()
 }
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// A form POST to the default provider's token endpoint (HTTP Basic client authentication when
+/// `basic` is given): its JSON answer, whatever the status.
+async fn token_endpoint(
+    http: &reqwest::Client,
+    base: &str,
+    pairs: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> Value {
+    let mut request = http
+        .post(format!("{base}/identity/oidc/provider/default/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded_body(pairs));
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 #[tokio::test]
@@ -502,10 +501,10 @@ async fn a_workload_gets_a_spiffe_certificate_at_exchange_and_revocation_revokes
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name = rcgen::DistinguishedName::new();
     let csr = params.serialize_request(&key).unwrap().pem().unwrap();
-    let answer: Value = http
-        .post(format!("{base}/identity/oidc/provider/default/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded_body(&[
+    let answer = token_endpoint(
+        &http,
+        &base,
+        &[
             (
                 "grant_type",
                 "urn:ietf:params:oauth:grant-type:token-exchange",
@@ -516,13 +515,10 @@ async fn a_workload_gets_a_spiffe_certificate_at_exchange_and_revocation_revokes
                 "urn:qsafe:params:oauth:token-type:join-token",
             ),
             ("csr", &csr),
-        ]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ],
+        None,
+    )
+    .await;
     let pem = answer["certificate"]
         .as_str()
         .unwrap_or_else(|| panic!("{answer}"));
