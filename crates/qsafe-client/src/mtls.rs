@@ -25,7 +25,7 @@ use rustls::crypto::CryptoProvider;
 pub use metrics::{MtlsMetrics, Side};
 pub use peer::{AllowPeers, AllowPeersService, PeerIdentity};
 pub use provider::{Bootstrap, CertificateProvider};
-pub use serve::{PeerAcceptor, serve};
+pub use serve::{PeerAcceptor, serve, serve_public};
 
 /// The key a service makes for its certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -463,7 +463,7 @@ impl Inner {
             .map_err(|e| Error::Decode(format!("the CA bundle: {e}")))?;
         let crl = pki.crl_der().await?;
         let trust = Trust::new(&cas, &[crl]).map_err(Error::Decode)?;
-        tracing::debug!(cas = trust.ca_count, "mTLS trust refreshed");
+        tracing::debug!(cas = cas.len(), "mTLS trust refreshed");
         self.trust.set(trust);
         Ok(())
     }

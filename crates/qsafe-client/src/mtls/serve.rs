@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Extension;
 use axum::middleware::AddExtension;
-use axum_server::accept::{Accept, DefaultAcceptor};
+use axum_server::accept::{Accept, NoDelayAcceptor};
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
@@ -27,7 +27,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// peer's identity as a request extension.
 #[derive(Clone)]
 pub struct PeerAcceptor {
-    inner: RustlsAcceptor,
+    inner: RustlsAcceptor<NoDelayAcceptor>,
     metrics: Arc<MtlsMetrics>,
 }
 
@@ -40,9 +40,8 @@ impl std::fmt::Debug for PeerAcceptor {
 impl PeerAcceptor {
     /// For servers presenting `provider`'s certificate and requiring clients' ones.
     pub fn new(provider: &CertificateProvider) -> crate::Result<Self> {
-        let config = RustlsConfig::from_config(provider.server_config()?);
         Ok(Self {
-            inner: RustlsAcceptor::new(config).handshake_timeout(HANDSHAKE_TIMEOUT),
+            inner: tls_acceptor(provider.server_config()?),
             metrics: provider.metrics(),
         })
     }
@@ -62,10 +61,7 @@ impl<S: Send + 'static> Accept<TcpStream, S> for PeerAcceptor {
 
     fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
         let remote = stream.peer_addr().ok();
-        // Without TCP_NODELAY the handshake's small flights wait on delayed ACKs: 200 new
-        // connections per second at most, whatever the crypto (measured with bench.sh).
-        let _ = stream.set_nodelay(true);
-        let handshake = <RustlsAcceptor<DefaultAcceptor> as Accept<TcpStream, S>>::accept(
+        let handshake = <RustlsAcceptor<NoDelayAcceptor> as Accept<TcpStream, S>>::accept(
             &self.inner,
             stream,
             service,
@@ -91,6 +87,15 @@ impl<S: Send + 'static> Accept<TcpStream, S> for PeerAcceptor {
             }
         })
     }
+}
+
+/// rustls with `config`, a handshake timeout, and TCP_NODELAY: without it a handshake's small
+/// flights wait on delayed ACKs — about 200 new connections per second at most, whatever the
+/// crypto (examples/reference-architecture/bench.sh, before and after).
+fn tls_acceptor(config: Arc<rustls::ServerConfig>) -> RustlsAcceptor<NoDelayAcceptor> {
+    RustlsAcceptor::new(RustlsConfig::from_config(config))
+        .handshake_timeout(HANDSHAKE_TIMEOUT)
+        .acceptor(NoDelayAcceptor)
 }
 
 /// Counts and logs a failed handshake; certificates refused by the verifier were counted (with
@@ -123,6 +128,23 @@ pub async fn serve(
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let acceptor = PeerAcceptor::new(provider).map_err(io::Error::other)?;
+    axum_server::from_tcp(listener)?
+        .acceptor(acceptor)
+        .handle(handle)
+        .serve(router.into_make_service_with_connect_info::<SocketAddr>())
+        .await
+}
+
+/// Serves `router` on `listener` over TLS with `provider`'s certificate and no client
+/// certificate (a public endpoint, such as a gateway's), until `handle` shuts it down.
+pub async fn serve_public(
+    listener: std::net::TcpListener,
+    router: axum::Router,
+    provider: &CertificateProvider,
+    handle: axum_server::Handle<SocketAddr>,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let acceptor = tls_acceptor(provider.public_server_config().map_err(io::Error::other)?);
     axum_server::from_tcp(listener)?
         .acceptor(acceptor)
         .handle(handle)

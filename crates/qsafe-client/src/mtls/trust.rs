@@ -24,8 +24,6 @@ use super::peer::PeerIdentity;
 pub(crate) struct Trust {
     anchors: Vec<rustls::pki_types::TrustAnchor<'static>>,
     crls: Vec<CertRevocationList<'static>>,
-    /// How many certificates the bundle had (for logs).
-    pub(crate) ca_count: usize,
 }
 
 impl Trust {
@@ -50,11 +48,7 @@ impl Trust {
                     .map_err(|e| format!("the CRL does not decode: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            anchors,
-            crls,
-            ca_count: cas.len(),
-        })
+        Ok(Self { anchors, crls })
     }
 
     /// Checks `end_entity`'s chain to one of the anchors at `now` for `usage`, and that a CRL

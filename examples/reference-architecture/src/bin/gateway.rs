@@ -16,8 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse as _, Response};
-use axum_server::accept::NoDelayAcceptor;
-use axum_server::tls_rustls::RustlsConfig;
+use qsafe_client::mtls::serve_public;
 use qsafe_client::pki::IssueRequest;
 use qsafe_client::{
     BearerAuthLayer, Bootstrap, CertificateProvider, Claims, JwtVerifier, VerifierOptions,
@@ -138,14 +137,7 @@ async fn main() -> anyhow::Result<()> {
             .layer(BearerAuthLayer::new(verifier))
             .with_state(app);
         admin.set(Readiness::Ready);
-        axum_server::from_tcp_rustls(
-            listener,
-            RustlsConfig::from_config(public.public_server_config()?),
-        )?
-        .map(|tls| tls.acceptor(NoDelayAcceptor))
-        .handle(shutdown_handle())
-        .serve(router.into_make_service())
-        .await?;
+        serve_public(listener, router, &public, shutdown_handle()).await?;
         Ok(())
     })
     .await
