@@ -76,9 +76,8 @@ start_postgres() {
   eval "$(scripts/postgres.sh start --fast)"
   pg_dir=$QSAFE_PG_DIR
   db_password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
-  psql -q -v ON_ERROR_STOP=1 "$QSAFE_TEST_POSTGRES_URL" \
-    -c "CREATE ROLE users_api LOGIN PASSWORD '$db_password'" \
-    -c "CREATE DATABASE users OWNER users_api" >/dev/null
+  printf "CREATE ROLE users_api LOGIN PASSWORD '%s';\nCREATE DATABASE users OWNER users_api;\n" \
+    "$db_password" | psql -q -v ON_ERROR_STOP=1 "$QSAFE_TEST_POSTGRES_URL" >/dev/null
   pg_port=${QSAFE_TEST_POSTGRES_URL##*:}; pg_port=${pg_port%%/*}
   db_url="postgres://users_api:$db_password@127.0.0.1:$pg_port/users"
   ok "database users on port $pg_port (its URL goes to qsafe KV only)"
@@ -119,7 +118,8 @@ configure() {
     not_before_duration=5s >/dev/null
   q write transit/keys/users-pii type=ml-kem-768 >/dev/null
   q write transit/keys/users-email-index type=hmac >/dev/null
-  q kv put secret/users-api/database url="$db_url" >/dev/null
+  # Secrets reach qsafe on stdin, not on a command line other users can list.
+  printf '%s' "$db_url" | q kv put secret/users-api/database url=- >/dev/null
   q policy write users-api - >/dev/null <<'EOF'
 path "secret/data/users-api/*" { capabilities = ["read"] }
 path "transit/encrypt/users-pii" { capabilities = ["update"] }
@@ -134,12 +134,13 @@ EOF
     q write "identity/workload/$w" namespace=shop service_account="$w" audiences=qsafe \
       pki_mount=pki cert_ttl="$CERT_TTL" policies="$policies" >/dev/null
   done
-  q write identity/oidc/client/shop-frontend audiences=gateway --json >"$work/client.json"
+  (umask 077; q write identity/oidc/client/shop-frontend audiences=gateway --json >"$work/client.json")
   client_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["client_id"])' "$work/client.json")
   client_secret=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["client_secret"])' "$work/client.json")
   rm "$work/client.json"
-  (umask 077; "$bin/qsafe" write identity/oidc/provider/default/token grant_type=client_credentials \
-    client_id="$client_id" client_secret="$client_secret" audience=gateway --field access_token >"$work/token")
+  (umask 077; printf '%s' "$client_secret" | "$bin/qsafe" write identity/oidc/provider/default/token \
+    grant_type=client_credentials client_id="$client_id" client_secret=- audience=gateway \
+    --field access_token >"$work/token")
   ok "workloads gateway, users-api, notifications $* ($CERT_TTL certificates); token for the frontend ($(wc -c <"$work/token") bytes)"
 }
 
