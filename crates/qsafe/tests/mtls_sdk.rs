@@ -233,14 +233,7 @@ async fn services_talk_over_pq_mtls_admit_named_peers_and_refuse_bad_certificate
     );
 
     // No client certificate: refused at the handshake, counted.
-    let anonymous = rustls::ClientConfig::builder_with_provider(Arc::new(
-        qsafe_client::mtls::KeyExchange::PostQuantum.provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .dangerous()
-    .with_custom_certificate_verifier(Arc::new(AnyServer))
-    .with_no_client_auth();
+    let anonymous = unchecking_client().with_no_client_auth();
     assert!(handshake(Arc::new(anonymous), addr).await.is_err());
     wait_until(|| {
         users
@@ -256,14 +249,7 @@ async fn services_talk_over_pq_mtls_admit_named_peers_and_refuse_bad_certificate
         gateway.certified_key().unwrap().cert.clone(),
         notifications.certified_key().unwrap().key.clone(),
     );
-    let thief = rustls::ClientConfig::builder_with_provider(Arc::new(
-        qsafe_client::mtls::KeyExchange::PostQuantum.provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .dangerous()
-    .with_custom_certificate_verifier(Arc::new(AnyServer))
-    .with_client_cert_resolver(Arc::new(Present(Arc::new(stolen))));
+    let thief = unchecking_client().with_client_cert_resolver(Arc::new(Present(Arc::new(stolen))));
     assert!(handshake(Arc::new(thief), addr).await.is_err());
     wait_until(|| {
         users
@@ -323,15 +309,9 @@ async fn services_talk_over_pq_mtls_admit_named_peers_and_refuse_bad_certificate
     let key =
         rustls::pki_types::PrivateKeyDer::from_pem_slice(&pem(&issued["data"]["private_key"]))
             .unwrap();
-    let sibling = rustls::ClientConfig::builder_with_provider(Arc::new(
-        qsafe_client::mtls::KeyExchange::PostQuantum.provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .dangerous()
-    .with_custom_certificate_verifier(Arc::new(AnyServer))
-    .with_client_auth_cert(chain, key)
-    .unwrap();
+    let sibling = unchecking_client()
+        .with_client_auth_cert(chain, key)
+        .unwrap();
     let before = users
         .metrics()
         .handshake_failures(Side::Server, "bad_certificate");
@@ -580,6 +560,19 @@ impl rustls::client::ResolvesClientCert for Present {
     fn has_certs(&self) -> bool {
         true
     }
+}
+
+/// A PQ client configuration that does not check the server (the server is under test), its
+/// client certificate still to choose.
+fn unchecking_client()
+-> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
+    rustls::ClientConfig::builder_with_provider(Arc::new(
+        qsafe_client::mtls::KeyExchange::PostQuantum.provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(AnyServer))
 }
 
 /// A client that does not check the server (it is the server that refuses it here).

@@ -176,8 +176,8 @@ async fn create(State(app): State<Arc<App>>, Json(user): Json<NewUser>) -> Respo
         .into_response()
 }
 
-/// Tells notifications; a failure is logged and the user is created anyway (`notified`
-/// stays false for a retry job).
+/// Tells notifications; a failure is logged and the user is created anyway, with `notified`
+/// left false so a sweep could find it (this demo has none).
 async fn notify(app: &App, id: &str) -> bool {
     let sent = app
         .notifications
